@@ -78,9 +78,9 @@ main() {
 
   local started=${SECONDS}
   build_tool etcd "${ETCD_VERSION}" "-s -w" go.etcd.io/etcd/server/v3
-  # The etcd main package builds as "v3"; give it its usual name.
-  if [[ -f "${PUNCTUAL_CACHE}/bin/etcd-${ETCD_VERSION}/v3" ]]; then
-    mv "${PUNCTUAL_CACHE}/bin/etcd-${ETCD_VERSION}/v3" "${PUNCTUAL_CACHE}/bin/etcd-${ETCD_VERSION}/etcd"
+  # go build names the etcd server after its package folder, "server".
+  if [[ -f "${PUNCTUAL_CACHE}/bin/etcd-${ETCD_VERSION}/server" ]]; then
+    mv "${PUNCTUAL_CACHE}/bin/etcd-${ETCD_VERSION}/server" "${PUNCTUAL_CACHE}/bin/etcd-${ETCD_VERSION}/etcd"
   fi
   build_tool kwok "${KWOK_VERSION}" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}" \
     sigs.k8s.io/kwok/cmd/kwok
