@@ -1,0 +1,443 @@
+"""Pydantic models of the ScheduledJob and JobRun resources (group punctual.dev, v1alpha1).
+
+These models are the one description of the API: the operator validates specs
+and builds statuses with them, and ``punctual.crdgen`` generates the CRD
+OpenAPI schemas in ``crds/`` from them. Field names are the camelCase API names.
+Times are timezone-aware datetimes, written as RFC 3339 UTC with seconds
+resolution (``2026-03-29T01:00:00Z``), as Kubernetes writes its own timestamps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
+
+GROUP = "punctual.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# A ScheduledJob name leaves room for "-<10-digit Unix seconds>" in its run names.
+MAX_SCHEDULED_JOB_NAME = 52
+MAX_EXPRESSION_LENGTH = 256
+MAX_SCHEDULES = 16
+MAX_JITTER_SECONDS = 3600
+# Seven days: a run found later than this after its time is always stale.
+MAX_STARTING_DEADLINE_SECONDS = 7 * 24 * 3600
+MAX_TIMEOUT_SECONDS = 31 * 24 * 3600
+MAX_HISTORY_LIMIT = 100
+MAX_CATCH_UP_RUNS = 1000
+
+
+def format_time(value: datetime) -> str:
+    """Format an aware datetime as RFC 3339 UTC with seconds resolution."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: Punctual only handles timezone-aware times")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """Parse an RFC 3339 time (as the API server writes it) into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"time {value!r} has no UTC offset; write it as RFC 3339, e.g. 2026-01-01T00:00:00Z")
+    return parsed.astimezone(UTC)
+
+
+Time = Annotated[
+    datetime,
+    PlainSerializer(format_time, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", use_enum_values=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return parse_time(value)
+        return value
+
+    def to_api(self) -> dict[str, Any]:
+        """Return the JSON form the API server stores, without unset optional fields."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _cel(rule: str, message: str) -> dict[str, Any]:
+    return {"rule": rule, "message": message}
+
+
+# ---------------------------------------------------------------- ScheduledJob spec
+
+
+class ConcurrencyPolicy(str, Enum):
+    ALLOW = "Allow"
+    FORBID = "Forbid"
+    REPLACE = "Replace"
+    BUFFER_ONE = "BufferOne"
+
+
+class CatchUpPolicy(str, Enum):
+    LATEST = "Latest"
+    ALL = "All"
+    NONE = "None"
+
+
+class CatchUp(_Model):
+    """What to do with occurrences missed while the operator was down."""
+
+    policy: CatchUpPolicy = Field(
+        CatchUpPolicy.LATEST,
+        description=(
+            "Latest runs the most recent missed occurrence and records the others as one Skipped range; "
+            "All runs the most recent maxRuns missed occurrences and records the older ones as Skipped; "
+            "None records every missed occurrence as Skipped."
+        ),
+    )
+    maxRuns: int = Field(
+        10,
+        ge=1,
+        le=MAX_CATCH_UP_RUNS,
+        description="With policy All, the maximum number of missed occurrences run on resume.",
+    )
+
+
+class StartBreachAction(str, Enum):
+    WARN = "Warn"
+    FAIL = "Fail"
+
+
+class SLA(_Model):
+    """Service-level settings of each run. Only timeoutSeconds is enforced so far."""
+
+    startWithinSeconds: int | None = Field(
+        None, ge=1, le=MAX_TIMEOUT_SECONDS, description="Not enforced yet: how soon a run's pod should be running."
+    )
+    onStartBreach: StartBreachAction | None = Field(
+        None, description="Not enforced yet: Warn or Fail when startWithinSeconds is exceeded."
+    )
+    warnAfterSeconds: int | None = Field(
+        None, ge=1, le=MAX_TIMEOUT_SECONDS, description="Not enforced yet: warn when a run takes longer than this."
+    )
+    timeoutSeconds: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_TIMEOUT_SECONDS,
+        description=(
+            "Enforced: sets the Job's activeDeadlineSeconds; a run stopped by it ends with phase TimedOut."
+        ),
+    )
+
+
+class RetryReason(str, Enum):
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    NODE_LOST = "NodeLost"
+
+
+class RetryPolicy(_Model):
+    """Not enforced yet: retries of a failed run as new Job attempts. Each run has one attempt now."""
+
+    maxAttempts: int | None = Field(None, ge=1, le=10, description="Not enforced yet: attempts per run.")
+    backoffSeconds: int | None = Field(None, ge=0, le=86400, description="Not enforced yet: delay before a retry.")
+    maxBackoffSeconds: int | None = Field(None, ge=0, le=86400, description="Not enforced yet: maximum retry delay.")
+    retryOn: list[RetryReason] | None = Field(
+        None, max_length=3, description="Not enforced yet: which run outcomes are retried."
+    )
+
+
+class TemplateMetadata(_Model):
+    labels: dict[str, str] | None = Field(None, description="Labels copied onto each Job.")
+    annotations: dict[str, str] | None = Field(None, description="Annotations copied onto each Job.")
+
+
+class JobTemplate(_Model):
+    """A batch/v1 JobTemplateSpec: the Job each run creates."""
+
+    metadata: TemplateMetadata | None = None
+    spec: Annotated[
+        dict[str, Any],
+        WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
+    ] = Field(
+        description="A batch/v1 JobSpec, checked by the API server when the Job is created.",
+    )
+
+
+_SCHEDULE_RULES = [
+    _cel(
+        "self.startsWith('@') || self.matches('^\\\\s*\\\\S+(\\\\s+\\\\S+){4}\\\\s*$')",
+        "must be standard 5-field cron (minute hour day-of-month month day-of-week) or a macro such as "
+        "@hourly or '@every 30s'; 6-field expressions with seconds are not supported, use '@every' instead",
+    ),
+    _cel(
+        "!self.trim().startsWith('@reboot')",
+        "@reboot is not supported: a ScheduledJob needs a time-based schedule",
+    ),
+    _cel(
+        "!self.matches('^\\\\s*(CRON_)?TZ=')",
+        "must not start with TZ= or CRON_TZ=: set the time zone in spec.timeZone",
+    ),
+]
+
+ScheduleExpression = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_EXPRESSION_LENGTH, json_schema_extra={"x-kubernetes-validations": _SCHEDULE_RULES}),
+]
+
+
+class ScheduledJobSpec(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "has(self.schedule) != has(self.schedules)",
+                    "set exactly one of spec.schedule (one expression) or spec.schedules (a list), and remove the other",
+                ),
+            ]
+        }
+    )
+
+    schedule: ScheduleExpression | None = Field(
+        None, description="A cron expression, a macro (@hourly) or '@every <duration>'. Exclusive with schedules."
+    )
+    schedules: list[ScheduleExpression] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_SCHEDULES,
+        description="Several expressions; the job runs at the union of their times. Exclusive with schedule.",
+    )
+    timeZone: str = Field(
+        "UTC", min_length=1, max_length=64, description="IANA time zone of the cron expressions, e.g. Europe/Berlin."
+    )
+    jitterSeconds: int = Field(
+        0,
+        ge=0,
+        le=MAX_JITTER_SECONDS,
+        description="Each run starts a stable pseudo-random delay in [0, jitterSeconds) after its scheduled time.",
+    )
+    concurrencyPolicy: ConcurrencyPolicy = Field(
+        ConcurrencyPolicy.ALLOW,
+        description=(
+            "Allow: runs overlap. Forbid: an occurrence is Skipped while a run is active. "
+            "Replace: the active run is Cancelled and its Job deleted. "
+            "BufferOne: one occurrence waits for the active run to end; further ones are Skipped."
+        ),
+    )
+    startingDeadlineSeconds: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_STARTING_DEADLINE_SECONDS,
+        description="A run that cannot start within this many seconds of its time is Skipped (MissedStartingDeadline).",
+    )
+    catchUp: CatchUp = Field(default_factory=CatchUp)
+    suspend: bool = Field(False, description="Stop creating runs; occurrences while suspended are recorded as one Skipped range.")
+    suspendReason: str | None = Field(None, max_length=256, description="Why the job is suspended, shown in the Suspended condition.")
+    successfulRunsHistoryLimit: int = Field(
+        3, ge=0, le=MAX_HISTORY_LIMIT, description="Succeeded JobRuns kept; older ones are deleted."
+    )
+    failedRunsHistoryLimit: int = Field(
+        3, ge=0, le=MAX_HISTORY_LIMIT, description="Failed, TimedOut and Cancelled JobRuns kept; older ones are deleted."
+    )
+    skippedRunsHistoryLimit: int = Field(
+        3, ge=0, le=MAX_HISTORY_LIMIT, description="Skipped records kept; older ones are deleted."
+    )
+    jobTemplate: JobTemplate
+    sla: SLA | None = None
+    retryPolicy: RetryPolicy | None = None
+
+    @property
+    def expressions(self) -> list[str]:
+        """Return the schedule expressions whichever of schedule or schedules is set."""
+        if self.schedules:
+            return list(self.schedules)
+        return [self.schedule] if self.schedule else []
+
+    @property
+    def schedule_field(self) -> str:
+        return "spec.schedules" if self.schedules else "spec.schedule"
+
+
+# ---------------------------------------------------------------- conditions
+
+
+class ConditionStatus(str, Enum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(_Model):
+    """A metav1.Condition."""
+
+    type: str = Field(max_length=316)
+    status: ConditionStatus
+    reason: str = Field(max_length=1024)
+    message: str = Field("", max_length=32768)
+    lastTransitionTime: Time
+    observedGeneration: int | None = Field(None, ge=0)
+
+
+# ---------------------------------------------------------------- JobRun
+
+
+class RunTrigger(str, Enum):
+    SCHEDULE = "Schedule"
+    CATCH_UP = "CatchUp"
+    MANUAL = "Manual"
+    BACKFILL = "Backfill"
+
+
+class RunPhase(str, Enum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    SKIPPED = "Skipped"
+    CANCELLED = "Cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (RunPhase.PENDING, RunPhase.RUNNING)
+
+
+class JobRunSpec(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel("self == oldSelf", "spec is immutable: create a new JobRun instead"),
+            ]
+        }
+    )
+
+    scheduledJobName: str = Field(min_length=1, max_length=253, description="The ScheduledJob whose template this run uses.")
+    scheduledTime: Time | None = Field(
+        None, description="The occurrence this run is for (RFC 3339 UTC); a Manual run without it uses its creation time."
+    )
+    trigger: RunTrigger = Field(
+        RunTrigger.MANUAL,
+        description="Schedule and CatchUp runs are created by the operator; create Manual or Backfill runs yourself.",
+    )
+
+
+class SkippedRange(_Model):
+    """The occurrences one Skipped record stands for."""
+
+    first: Time
+    last: Time
+    count: int = Field(ge=1)
+
+
+class Attempt(_Model):
+    """One Job of a run."""
+
+    jobName: str
+    createdTime: Time | None = None
+    startTime: Time | None = None
+    completionTime: Time | None = None
+    exitCode: int | None = None
+    containerName: str | None = None
+    reason: str | None = None
+
+
+class JobRunStatus(_Model):
+    phase: RunPhase | None = None
+    reason: str | None = None
+    message: str | None = None
+    jobName: str | None = None
+    startTime: Time | None = Field(None, description="When the run's pod started running.")
+    completionTime: Time | None = None
+    durationSeconds: int | None = Field(None, ge=0, description="completionTime (or now) minus startTime.")
+    scheduleLagSeconds: float | None = Field(None, description="Job creation time minus scheduled time.")
+    attempts: list[Attempt] | None = None
+    skipped: SkippedRange | None = None
+    conditions: list[Condition] | None = None
+    observedGeneration: int | None = None
+
+
+# ---------------------------------------------------------------- ScheduledJob status
+
+
+class LastRun(_Model):
+    name: str
+    phase: RunPhase | None = None
+    scheduledTime: Time | None = None
+
+
+class AppliedSchedule(_Model):
+    """The schedule the operator last applied, to tell a schedule edit from a restart."""
+
+    expressions: list[str]
+    timeZone: str
+
+
+class RunCounts(_Model):
+    """JobRuns currently kept, by phase (pruning lowers these)."""
+
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timedOut: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+
+
+class ScheduledJobStatus(_Model):
+    observedGeneration: int | None = None
+    conditions: list[Condition] | None = None
+    scheduleDisplay: str | None = Field(None, description="The schedule expressions joined, for kubectl get.")
+    lastScheduleTime: Time | None = Field(
+        None, description="The latest occurrence handled, by a run or a Skipped record."
+    )
+    lastSuccessfulTime: Time | None = Field(None, description="Completion time of the latest Succeeded run.")
+    nextScheduleTimes: list[Time] | None = None
+    active: list[str] | None = Field(None, description="Names of the JobRuns whose Job is running or starting.")
+    activeCount: int | None = None
+    runCounts: RunCounts | None = None
+    lastRun: LastRun | None = None
+    appliedSchedule: AppliedSchedule | None = None
+    scheduleEffectiveFrom: Time | None = Field(
+        None, description="When the current schedule took effect; no earlier occurrence of it runs."
+    )
+    suspendedAt: Time | None = Field(None, description="When the operator saw spec.suspend become true.")
+
+
+# ---------------------------------------------------------------- whole resources (for schema generation)
+
+
+class ObjectMeta(_Model):
+    name: str | None = None
+
+
+class ScheduledJob(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    f"size(self.metadata.name) <= {MAX_SCHEDULED_JOB_NAME}",
+                    f"metadata.name must be at most {MAX_SCHEDULED_JOB_NAME} characters so that run names "
+                    "(name, '-', Unix seconds) fit Kubernetes' 63-character label limit; choose a shorter name",
+                ),
+            ]
+        }
+    )
+
+    spec: ScheduledJobSpec
+    status: ScheduledJobStatus | None = None
+
+
+class JobRun(_Model):
+    spec: JobRunSpec
+    status: JobRunStatus | None = None
+
+
+Kind = Literal["ScheduledJob", "JobRun"]
