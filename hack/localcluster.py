@@ -95,16 +95,38 @@ class Paths:
         return self.root / "state.json"
 
 
-def binary_dirs() -> list[Path]:
-    """Return the folders of the built binaries, as hack/versions.sh names them."""
+def build_settings() -> dict[str, str]:
+    """Return the cache folder, binary folders and versions that hack/versions.sh defines."""
     output = subprocess.run(
         ["bash", str(REPO_ROOT / "hack" / "versions.sh"), "--print"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
-    return [Path(p) for p in values["PUNCTUAL_BIN_DIRS"].split(":")]
+    return dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+
+
+def binary_dirs() -> list[Path]:
+    return [Path(p) for p in build_settings()["PUNCTUAL_BIN_DIRS"].split(":")]
+
+
+def kwok_node_stages() -> str:
+    """Return KWOK's own Node stages (initialize, heartbeat with lease) from the module cache.
+
+    KWOK drops all built-in stages once its config lists any Stage, so the
+    project's Pod stages need these Node stages beside them. The build step
+    downloads the KWOK module, which contains them.
+    """
+    settings = build_settings()
+    module = Path(settings["PUNCTUAL_CACHE"]) / "gomod" / f"sigs.k8s.io/kwok@{settings['KWOK_VERSION']}"
+    files = [
+        module / "kustomize/stage/node/fast/node-initialize.yaml",
+        module / "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    ]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ClusterError(f"KWOK's Node stages are missing ({', '.join(missing)}): run `make cluster-build` to download the KWOK module.")
+    return "\n---\n".join(f.read_text() for f in files)
 
 
 def find_binary(name: str) -> Path:
@@ -335,7 +357,7 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie still answers kill(0); treat it as gone.
+    # kill(0) succeeds on a zombie too, so read its state: a zombie counts as gone.
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split(") ", 1)[1][0] != "Z"
@@ -402,8 +424,9 @@ def kubectl(paths: Paths, *args: str, input_text: str | None = None) -> str:
 
 def kwok_config(paths: Paths) -> Path:
     """Write KWOK's config: the project's Pod stages and a ClusterLogs rule for every Pod."""
+    # KWOK reads container logs in the CRI log format: "<RFC 3339 time> <stream> <F|P> <text>".
     pod_log = paths.root / "pod.log"
-    pod_log.write_text(POD_LOG_TEXT)
+    pod_log.write_text("".join(f"2026-01-01T00:00:00.000000000Z stdout F {line}\n" for line in POD_LOG_TEXT.splitlines()))
     stages = (REPO_ROOT / "hack" / "kwok" / "stages.yaml").read_text()
     cluster_logs = f"""
 ---
@@ -418,7 +441,7 @@ spec:
     follow: false
 """
     config = paths.root / "kwok.yaml"
-    config.write_text(stages + cluster_logs)
+    config.write_text(stages + "\n---\n" + kwok_node_stages() + cluster_logs)
     return config
 
 
@@ -545,7 +568,7 @@ def up(paths: Paths) -> None:
                 f"--secure-port={ports['controller_manager']}",
                 f"--cluster-cidr={POD_CIDR}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
-                # Reconcile Node health quickly, so a stopped KWOK shows up within seconds.
+                # A Node turns NotReady 40 s after its last heartbeat.
                 "--node-monitor-grace-period=40s",
                 "--v=1",
             ],
