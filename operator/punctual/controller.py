@@ -34,7 +34,7 @@ import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from punctual import planning, runstatus
+from punctual import failpoints, planning, runstatus
 from punctual.kube import JOB_RUNS, SCHEDULED_JOBS, Body, Kube, controller_uid, is_status, owner_reference
 from punctual.models import (
     API_VERSION,
@@ -535,6 +535,7 @@ class Controller:
                 run, fresh = existing, False
             else:
                 run, fresh = await self._create_job_run(entry, occurrence, trigger)
+                failpoints.reached(failpoints.AFTER_JOB_RUN_CREATED)
             await self._start_run(entry, run, occurrence, check_deadline=True, fresh=fresh)
         except NameConflictError as error:
             await self._report_conflict(entry, str(error))
@@ -650,6 +651,7 @@ class Controller:
             raise NameConflictError(message)
         if created:
             logger.info("%s created Job %s", _ref(entry.namespace, name), job["metadata"]["name"])
+            failpoints.reached(failpoints.AFTER_JOB_CREATED)
         await self._record_job(entry, run, job, occurrence, created_now=created)
 
     async def _record_job(self, entry: Entry, run: Body, job: Body, occurrence: datetime, *, created_now: bool) -> None:

@@ -121,8 +121,14 @@ class Kube:
     # -------------------------------------------------------- Jobs
 
     async def _json(self, call: Any) -> Body:
+        """Await a call made with _preload_content=False, which returns error responses instead of raising."""
         response = await call
-        return json.loads(await response.read())
+        data = await response.read()
+        if not 200 <= response.status < 300:
+            error = ApiException(status=response.status, reason=response.reason)
+            error.body = data.decode(errors="replace")
+            raise error
+        return json.loads(data)
 
     async def list_jobs(self, namespace: str, scheduled_job: str) -> list[Body]:
         result = await self._json(

@@ -127,9 +127,11 @@ def _self_signed(host: str, directory: Path) -> tuple[Path, Path]:
 
 def enable(*, host: str, port: int, listen: str | None = None) -> None:
     """Register the validating handler and the startup hook that serves it."""
-    kopf.on.validate(GROUP, VERSION, "scheduledjobs", id="scheduledjob", operations=["CREATE", "UPDATE"])(
-        validate_scheduled_job
-    )
+    # failurePolicy Ignore: while the operator is down, ScheduledJobs are still admitted, and the
+    # operator's own check sets ScheduleValid=False on an invalid one when it comes back.
+    kopf.on.validate(
+        GROUP, VERSION, "scheduledjobs", id="scheduledjob", operations=["CREATE", "UPDATE"], ignore_failures=True
+    )(validate_scheduled_job)
     certificate_dir = Path(tempfile.mkdtemp(prefix="punctual-webhook-"))
 
     @kopf.on.startup()

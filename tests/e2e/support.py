@@ -41,22 +41,27 @@ def parse_time(value: str) -> datetime:
 class Operator:
     """The operator as a subprocess (python -m punctual), watching one namespace."""
 
-    def __init__(self, kubeconfig: str, namespace: str, log_path: Path) -> None:
+    def __init__(self, kubeconfig: str, namespace: str, log_path: Path, extra_args: tuple[str, ...] = ()) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.log_path = log_path
+        self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> None:
+    def start(self, *, failpoint: str | None = None) -> None:
+        """Start the operator; with failpoint, it exits (code 137) when it reaches that step."""
         assert self.process is None or self.process.poll() is not None, "the operator is already running"
         env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        env.pop("PUNCTUAL_FAILPOINT", None)
+        if failpoint:
+            env["PUNCTUAL_FAILPOINT"] = failpoint
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"===== operator start #{self.starts} at {datetime.now(UTC).isoformat()}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "punctual", "--namespace", self.namespace],
+                [sys.executable, "-m", "punctual", "--namespace", self.namespace, *self.extra_args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from support import Api, Operator, eventually, job_template
+from support import REPO_ROOT, Api, Operator, eventually, job_template
 
 pytestmark = pytest.mark.cluster
 
@@ -89,3 +93,53 @@ def test_operator_flags_invalid_schedule(api: Api, operator: Operator, spec_chan
     eventually(lambda: api.job_runs("meaningless"), timeout=15, what="a run after the fix")
     fixed = next(c for c in api.scheduled_job("meaningless")["status"]["conditions"] if c["type"] == "ScheduleValid")
     assert fixed["status"] == "True"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_webhook_rejects_what_the_schema_cannot(
+    api: Api, cluster: Any, crds: None, namespace: str, api_client: client.ApiClient, request: pytest.FixtureRequest
+):
+    log_dir = Path(cluster.log_dir) if cluster.log_dir else REPO_ROOT / ".punctual" / "logs"
+    running = Operator(
+        cluster.kubeconfig, namespace, log_dir / f"operator-{request.node.name}.log",
+        ("--webhook", "--webhook-port", str(_free_port())),
+    )
+    running.log_path.unlink(missing_ok=True)
+    request.node.punctual_operator = running
+    admission = client.AdmissionregistrationV1Api(api_client)
+    running.start()
+    try:
+        def rejected_message(name: str, spec: dict) -> str | None:
+            try:
+                api.create_scheduled_job(name, spec)
+            except ApiException as error:
+                assert error.status in (400, 403, 422), error.body
+                return json.loads(error.body)["message"]
+            api.delete_scheduled_job(name)
+            return None
+
+        # kopf registers the ValidatingWebhookConfiguration shortly after start.
+        message = eventually(
+            lambda: rejected_message("never", {"schedule": "0 0 31 2 *", "jobTemplate": job_template()}),
+            timeout=30, what="the webhook to reject 0 0 31 2 *",
+        )
+        assert "spec.schedule" in message
+        message = rejected_message("nowhere", {"schedule": "@hourly", "timeZone": "Mars/Olympus", "jobTemplate": job_template()})
+        assert message is not None and "spec.timeZone" in message
+        bad_template = job_template()
+        bad_template["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+        message = rejected_message("badtemplate", {"schedule": "@hourly", "jobTemplate": bad_template})
+        assert message is not None and "spec.jobTemplate" in message
+        api.create_scheduled_job("fine", {"schedule": "@hourly", "jobTemplate": job_template()})
+    finally:
+        running.stop()
+        try:
+            admission.delete_validating_webhook_configuration("punctual.dev")
+        except ApiException as error:
+            if error.status != 404:
+                raise

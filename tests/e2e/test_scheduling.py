@@ -134,3 +134,40 @@ def test_catch_up_latest_after_downtime(api: Api, operator: Operator):
     latest = scheduled_unix(catch_up_runs[0])
     assert stopped < latest <= restarted
     assert parse_time(skipped["last"]).timestamp() < latest
+
+
+@pytest.mark.parametrize("failpoint", ["after-jobrun-created", "after-job-created"])
+def test_crash_between_steps_yields_one_job(api: Api, operator: Operator, failpoint: str):
+    every = 3
+    operator.stop()
+    api.create_scheduled_job(
+        "steps",
+        {
+            "schedule": f"@every {every}s",
+            "catchUp": {"policy": "All", "maxRuns": 10},
+            "successfulRunsHistoryLimit": 50,
+            "jobTemplate": job_template(duration="1s"),
+        },
+    )
+    operator.start(failpoint=failpoint)
+    eventually(lambda: not operator.alive, timeout=20, what=f"the operator to exit at {failpoint}")
+    (crashed,) = api.job_runs("steps")
+    assert not (crashed.get("status") or {}).get("jobName"), "step 4 ran before the failpoint"
+    jobs_before = api.jobs("steps")
+    assert len(jobs_before) == (1 if failpoint == "after-job-created" else 0)
+
+    operator.start()
+    name = crashed["metadata"]["name"]
+    finished = eventually(
+        lambda: (run := api.job_run(name)) and phase(run) == "Succeeded" and run, timeout=20,
+        what="the interrupted run to finish",
+    )
+    assert finished["status"]["jobName"] == name
+    if jobs_before:
+        assert api.jobs("steps")[0].metadata.uid == jobs_before[0].metadata.uid or any(
+            job.metadata.uid == jobs_before[0].metadata.uid for job in api.jobs("steps")
+        ), "the Job created before the crash was replaced"
+    time.sleep(every + 1)
+    per_time = Counter(job_scheduled_unix(job) for job in api.jobs("steps"))
+    assert per_time[scheduled_unix(crashed)] == 1
+    assert all(count == 1 for count in per_time.values()), per_time
