@@ -2,7 +2,7 @@
 # Copy the generated CRDs from crds/ into the Helm chart's crds/ folder.
 #
 # Helm installs a chart's crds/ folder before its templates and never renders
-# it, so the chart carries plain copies. Run this after `make crds`;
+# it, so the chart carries plain copies. Run this after `make crds`.
 # tests/unit/test_packaging.py fails while the copies differ.
 set -euo pipefail
 
