@@ -148,7 +148,8 @@ def test_helm_template_cluster_wide(helm: Path) -> None:
     assert container["args"] == ["--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "liveness"}
     assert {"name": "liveness", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
-    assert container["image"] == "punctual-operator:0.1.0"
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    assert container["image"] == f"punctual-operator:{app_version}"
 
     pod_spec = deployment["spec"]["template"]["spec"]
     assert pod_spec["serviceAccountName"] == only(objects, "ServiceAccount")["metadata"]["name"]
@@ -243,7 +244,8 @@ def test_kustomize_renders(kubectl: Path) -> None:
             assert obj["metadata"]["namespace"] == "punctual-system"
     deployment = only(objects, "Deployment")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == only(objects, "ServiceAccount")["metadata"]["name"]
-    assert container_of(deployment)["image"] == "punctual-operator:0.1.0"
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    assert container_of(deployment)["image"] == f"punctual-operator:{app_version}"
 
 
 def test_kustomize_rbac_matches_chart(helm: Path, kubectl: Path) -> None:

@@ -85,6 +85,17 @@ def test_dockerfile_base_matches_python_requirement() -> None:
     assert requires_python == ">=3.11"
 
 
+def test_versions_agree() -> None:
+    # One release number: the package, the chart's appVersion (the default
+    # image tag), the kustomize image tag and the Dockerfile's default label.
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    kustomization = yaml.safe_load((REPO_ROOT / "config" / "default" / "kustomization.yaml").read_text())
+    assert chart["appVersion"] == version
+    assert [image["newTag"] for image in kustomization["images"]] == [version]
+    assert f"VERSION={version}" in dockerfile_instructions("ARG")
+
+
 def leaf_keys(mapping: dict, prefix: str = "") -> list[str]:
     """Return the dotted paths of the values that are not mappings, or are empty mappings."""
     keys = []
