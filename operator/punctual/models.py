@@ -29,6 +29,8 @@ MAX_STARTING_DEADLINE_SECONDS = 7 * 24 * 3600
 MAX_TIMEOUT_SECONDS = 31 * 24 * 3600
 MAX_HISTORY_LIMIT = 100
 MAX_CATCH_UP_RUNS = 1000
+# Ten years, and below 2**31 because Kubernetes' ttlSecondsAfterFinished is an int32.
+MAX_TTL_SECONDS = 10 * 366 * 24 * 3600
 
 
 def format_time(value: datetime) -> str:
@@ -249,6 +251,25 @@ class ScheduledJobSpec(_Model):
     skippedRunsHistoryLimit: int = Field(
         3, ge=0, le=MAX_HISTORY_LIMIT, description="Skipped records kept; older ones are deleted."
     )
+    runTTLSeconds: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_TTL_SECONDS,
+        description=(
+            "Finished JobRuns (Skipped records included) are deleted this many seconds after their completionTime, "
+            "whatever the history limits; active runs never are. Unset: only the history limits apply."
+        ),
+    )
+    jobTTLSecondsAfterFinished: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_TTL_SECONDS,
+        description=(
+            "Set as each Job's ttlSecondsAfterFinished (over jobTemplate.spec's): Kubernetes deletes a finished "
+            "Job and its pods this many seconds after it finishes, while the JobRun keeps its phase, status and "
+            "captured log. Leave the operator a few seconds to read the log before the pods go."
+        ),
+    )
     jobTemplate: JobTemplate
     sla: SLA | None = None
     retryPolicy: RetryPolicy | None = None
@@ -336,6 +357,32 @@ class SkippedRange(_Model):
     count: int = Field(ge=1)
 
 
+class RunLogs(_Model):
+    """The log of one attempt's pod, as the operator captured it before the pod could go."""
+
+    tail: str | None = Field(
+        None,
+        description=(
+            "The end of the pod's log, at most the operator's --log-tail-bytes in UTF-8. In a pod with several "
+            "containers each container's part starts with a line '==> container <name> <=='."
+        ),
+    )
+    truncated: bool = Field(False, description="True when earlier log text was cut to fit the tail size.")
+    archiveRef: str | None = Field(
+        None, description="Where the full log is archived: a URL of the operator's /logs endpoint, or a file path."
+    )
+    note: str | None = Field(None, description="What could not be captured, and why.")
+    pod: str | None = Field(None, description="The pod whose log this is.")
+    containers: list[str] | None = Field(None, description="The containers captured, in the order of tail.")
+    capturedBytes: int | None = Field(None, ge=0, description="Size of tail in bytes (UTF-8).")
+    archivedBytes: int | None = Field(None, ge=0, description="Size of the archived log in bytes.")
+    capturedTime: Time | None = Field(None, description="When the operator read the log.")
+    final: bool = Field(
+        False,
+        description="True when captured after the containers ended; false for a snapshot of a still running pod.",
+    )
+
+
 class Attempt(_Model):
     """One Job of a run."""
 
@@ -346,6 +393,7 @@ class Attempt(_Model):
     exitCode: int | None = None
     containerName: str | None = None
     reason: str | None = None
+    logs: RunLogs | None = None
 
 
 class JobRunStatus(_Model):
@@ -359,6 +407,7 @@ class JobRunStatus(_Model):
     scheduleLagSeconds: float | None = Field(None, description="Job creation time minus scheduled time.")
     attempts: list[Attempt] | None = None
     skipped: SkippedRange | None = None
+    logs: RunLogs | None = Field(None, description="The captured log of the latest attempt.")
     conditions: list[Condition] | None = None
     observedGeneration: int | None = None
 
