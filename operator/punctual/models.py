@@ -118,23 +118,45 @@ class StartBreachAction(str, Enum):
 
 
 class SLA(_Model):
-    """Service-level settings of each run. Only timeoutSeconds is enforced so far."""
+    """Service-level objectives of each run: by when it must start, when it is late, when it is stopped."""
 
     startWithinSeconds: int | None = Field(
-        None, ge=1, le=MAX_TIMEOUT_SECONDS, description="Not enforced yet: how soon a run's pod should be running."
+        None,
+        ge=1,
+        le=MAX_TIMEOUT_SECONDS,
+        description=(
+            "Start SLA, measured from the run's scheduled time (spec.scheduledTime): the run's pod must be "
+            "running within this many seconds, or the JobRun gets the StartSLABreached condition, a Warning "
+            "Event and a notification naming the pod's waiting reason (image pull, scheduling, quota)."
+        ),
     )
-    onStartBreach: StartBreachAction | None = Field(
-        None, description="Not enforced yet: Warn or Fail when startWithinSeconds is exceeded."
+    onStartBreach: StartBreachAction = Field(
+        StartBreachAction.WARN,
+        description=(
+            "Warn: only report a start SLA breach. Fail: also end the run (phase Failed, reason "
+            "StartSLABreached) and delete its Job, so that a Forbid schedule is not blocked by a pod that "
+            "never starts. A run failed this way is not retried."
+        ),
     )
     warnAfterSeconds: int | None = Field(
-        None, ge=1, le=MAX_TIMEOUT_SECONDS, description="Not enforced yet: warn when a run takes longer than this."
+        None,
+        ge=1,
+        le=MAX_TIMEOUT_SECONDS,
+        description=(
+            "Soft duration SLA, measured from status.startTime (when the run's first pod started running; "
+            "retries included): past it the JobRun gets the SLABreached condition, a Warning Event and a "
+            "notification, and the run goes on."
+        ),
     )
     timeoutSeconds: int | None = Field(
         None,
         ge=1,
         le=MAX_TIMEOUT_SECONDS,
         description=(
-            "Enforced: sets the Job's activeDeadlineSeconds; a run stopped by it ends with phase TimedOut."
+            "Hard limit of each attempt, set as its Job's activeDeadlineSeconds, which Kubernetes measures from "
+            "the Job's start (pod pending time included) and enforces by stopping the pods: the attempt ends "
+            "TimedOut (DeadlineExceeded). If the Job is still running 10 s after that deadline, the operator "
+            "ends the attempt itself (reason OperatorTimeout) and deletes the Job."
         ),
     )
 
@@ -146,14 +168,67 @@ class RetryReason(str, Enum):
 
 
 class RetryPolicy(_Model):
-    """Not enforced yet: retries of a failed run as new Job attempts. Each run has one attempt now."""
+    """Retries of a failed run, each a new Job of the same JobRun (<run>-a2, <run>-a3, ...).
 
-    maxAttempts: int | None = Field(None, ge=1, le=10, description="Not enforced yet: attempts per run.")
-    backoffSeconds: int | None = Field(None, ge=0, le=86400, description="Not enforced yet: delay before a retry.")
-    maxBackoffSeconds: int | None = Field(None, ge=0, le=86400, description="Not enforced yet: maximum retry delay.")
-    retryOn: list[RetryReason] | None = Field(
-        None, max_length=3, description="Not enforced yet: which run outcomes are retried."
+    The Job's own backoffLimit stays the pod-level retry inside one attempt.
+    """
+
+    maxAttempts: int = Field(1, ge=1, le=10, description="Attempts per run, the first included; 1 means no retry.")
+    backoffSeconds: int = Field(
+        10,
+        ge=0,
+        le=86400,
+        description="Delay after the first failed attempt, from its completion; it doubles after each further one.",
     )
+    maxBackoffSeconds: int = Field(600, ge=0, le=86400, description="Maximum delay between two attempts.")
+    retryOn: list[RetryReason] = Field(
+        default_factory=lambda: [RetryReason.FAILED, RetryReason.NODE_LOST],
+        max_length=3,
+        description=(
+            "Attempt outcomes that are retried (default Failed and NodeLost). Failed: the program failed "
+            "(exit code, OOMKilled, evicted). TimedOut: the attempt hit sla.timeoutSeconds. NodeLost: the "
+            "pod's node was lost or drained, which is not the program's fault. Runs ended by hand, by a "
+            "rejected Job template or by onStartBreach Fail are never retried."
+        ),
+    )
+
+
+class NotifyEvent(str, Enum):
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    SLA_BREACHED = "SLABreached"
+    START_SLA_BREACHED = "StartSLABreached"
+    SKIPPED = "Skipped"
+
+
+class NotifyFormat(str, Enum):
+    JSON = "json"
+    SLACK = "slack"
+
+
+class SecretKeyRef(_Model):
+    """A key of a Secret in the ScheduledJob's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name of the Secret.")
+    key: str = Field(min_length=1, max_length=253, description="Key in the Secret's data.")
+
+
+class NotifySink(_Model):
+    """A webhook that receives a POST for each run event it lists, at most once per (run, event)."""
+
+    name: str = Field(
+        min_length=1, max_length=63, description="Names this sink in the JobRun's status.notifications."
+    )
+    events: list[NotifyEvent] = Field(min_length=1, max_length=6, description="The run events sent to this sink.")
+    format: NotifyFormat = Field(
+        NotifyFormat.JSON,
+        description="json: a JSON object with the run, phase, reason, times and log tail. slack: a Slack-compatible {\"text\": ...} body.",
+    )
+    urlSecretRef: SecretKeyRef = Field(
+        description="The Secret key whose value is the webhook URL (http or https); it never appears in status, Events or logs."
+    )
+    timeoutSeconds: int = Field(5, ge=1, le=60, description="Timeout of each request to the webhook.")
 
 
 class TemplateMetadata(_Model):
@@ -273,6 +348,22 @@ class ScheduledJobSpec(_Model):
     jobTemplate: JobTemplate
     sla: SLA | None = None
     retryPolicy: RetryPolicy | None = None
+    stopAfterConsecutiveFailures: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description=(
+            "Suspend this ScheduledJob (spec.suspend true, with suspendReason) once this many runs in a row, "
+            "in scheduled-time order, end Failed or TimedOut after their last attempt. Skipped and Cancelled "
+            "runs neither count nor reset the count; resuming resets it. Unset: never."
+        ),
+    )
+    notify: list[NotifySink] | None = Field(
+        None,
+        max_length=10,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+        description="Webhooks told about run events. The operator needs RBAC to get Secrets in this namespace.",
+    )
 
     @property
     def expressions(self) -> list[str]:
@@ -393,7 +484,32 @@ class Attempt(_Model):
     exitCode: int | None = None
     containerName: str | None = None
     reason: str | None = None
+    message: str | None = Field(None, description="Why the attempt failed, in words a user can act on.")
     logs: RunLogs | None = None
+
+
+class DeliveryState(str, Enum):
+    PENDING = "Pending"
+    SENDING = "Sending"
+    DELIVERED = "Delivered"
+    FAILED = "Failed"
+
+
+class Notification(_Model):
+    """The delivery of one run event to one sink."""
+
+    sink: str
+    event: NotifyEvent
+    state: DeliveryState = Field(
+        description=(
+            "Pending: owed, no request in flight. Sending: a request may be in flight. Delivered: the webhook "
+            "answered 2xx. Failed: given up; a request whose outcome is unknown is never resent."
+        )
+    )
+    attempts: int = Field(0, ge=0, description="Requests sent so far.")
+    lastError: str | None = None
+    lastAttemptTime: Time | None = None
+    nextAttemptTime: Time | None = None
 
 
 class JobRunStatus(_Model):
@@ -405,10 +521,14 @@ class JobRunStatus(_Model):
     completionTime: Time | None = None
     durationSeconds: int | None = Field(None, ge=0, description="completionTime (or now) minus startTime.")
     scheduleLagSeconds: float | None = Field(None, description="Job creation time minus scheduled time.")
-    attempts: list[Attempt] | None = None
+    attempts: list[Attempt] | None = Field(None, description="Every Job of the run, the current one last.")
+    nextAttemptTime: Time | None = Field(
+        None, description="While reason is RetryScheduled: when the next attempt's Job is created."
+    )
     skipped: SkippedRange | None = None
     logs: RunLogs | None = Field(None, description="The captured log of the latest attempt.")
     conditions: list[Condition] | None = None
+    notifications: list[Notification] | None = None
     observedGeneration: int | None = None
 
 
@@ -458,6 +578,12 @@ class ScheduledJobStatus(_Model):
         None, description="When the current schedule took effect; no earlier occurrence of it runs."
     )
     suspendedAt: Time | None = Field(None, description="When the operator saw spec.suspend become true.")
+    consecutiveFailures: int | None = Field(
+        None, ge=0, description="Runs in a row, by scheduled time, that ended Failed or TimedOut."
+    )
+    failuresCountedThrough: Time | None = Field(
+        None, description="Scheduled time of the latest finished run counted in consecutiveFailures."
+    )
 
 
 # ---------------------------------------------------------------- whole resources (for schema generation)
