@@ -27,15 +27,23 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from punctual import failpoints, planning, runstatus
-from punctual.kube import JOB_RUNS, SCHEDULED_JOBS, Body, Kube, controller_uid, is_status, owner_reference
+from punctual import failpoints, history, planning, runstatus
+from punctual.kube import (
+    JOB_RUNS,
+    SCHEDULED_JOBS,
+    Body,
+    Kube,
+    controller_uid,
+    object_ref,
+    owner_reference,
+    utcnow,
+)
 from punctual.models import (
     API_VERSION,
     ConcurrencyPolicy,
@@ -52,14 +60,14 @@ from punctual.models import (
 from punctual.naming import (
     ANNOTATION_SCHEDULED_TIME,
     LABEL_JOB_RUN,
-    LABEL_SCHEDULED_JOB,
-    LABEL_SCHEDULED_TIME,
     job_name,
     label_value,
     run_annotations,
     run_labels,
     run_name,
 )
+from punctual.background import Background, retrying
+from punctual.runtracker import RunTracker, fresher
 from punctual.schedule import Schedule, ScheduleError, jitter_offset, parse_schedule
 from punctual.scheduler import Scheduler
 
@@ -69,7 +77,6 @@ Key = tuple[str, str]  # (namespace, name)
 
 NEXT_TIMES_SHOWN = 3
 MAX_CONCURRENT_FIRINGS = 32
-RETRY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 REFRESH_DELAY_SECONDS = 0.3
 
 CONDITION_READY = "Ready"
@@ -79,16 +86,6 @@ REASON_NAME_CONFLICT = "NameConflict"
 REASON_SCHEDULED_JOB_NOT_FOUND = "ScheduledJobNotFound"
 REASON_JOB_REJECTED = "JobRejected"
 
-# Errors worth retrying: the API server refused or was unreachable for a moment.
-TRANSIENT_ERRORS = (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ref(namespace: str, name: str) -> str:
-    return f"[{namespace}/{name}]"
 
 
 class NameConflictError(Exception):
@@ -128,61 +125,32 @@ class Entry:
 class Controller:
     def __init__(self, kube: Kube, *, max_concurrent_firings: int = MAX_CONCURRENT_FIRINGS) -> None:
         self.kube = kube
+        self.background = Background()
         self.scheduler = Scheduler(self._dispatch)
+        self.expiry = history.ExpiryTimer(self.request_refresh)
+        self.runs = RunTracker(kube, self.background, self._on_transition, self._on_manual_run)
         self.entries: dict[Key, Entry] = {}
         self._sj_locks: dict[Key, asyncio.Lock] = {}
-        self._run_locks: dict[Key, asyncio.Lock] = {}
         self._firing_slots = asyncio.Semaphore(max_concurrent_firings)
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._refresh_pending: set[Key] = set()
         self._manual_pending: set[Key] = set()
-        self.job_runs: dict[Key, Body] = {}
-        self.jobs: dict[Key, Body] = {}
-        self.pods: dict[Key, runstatus.PodInfo] = {}
-
-    # ------------------------------------------------------------ plumbing
-
-    def _spawn(self, coroutine: Awaitable[Any], what: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._tasks.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                logger.error("%s failed: %r", what, finished.exception(), exc_info=finished.exception())
-
-        task.add_done_callback(done)
-        return task
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.expiry.stop()
+        await self.background.stop()
+
 
     def _sj_lock(self, key: Key) -> asyncio.Lock:
         return self._sj_locks.setdefault(key, asyncio.Lock())
 
-    def _run_lock(self, key: Key) -> asyncio.Lock:
-        return self._run_locks.setdefault(key, asyncio.Lock())
+    async def _retrying(self, what: str, key: Key, uid: str, action: Callable[[], Awaitable[None]]) -> None:
+        """Run action until it succeeds, while the ScheduledJob with this uid is still scheduled here."""
 
-    async def _retrying(self, what: str, key: Key, uid: str | None, action: Callable[[], Awaitable[None]]) -> None:
-        """Run action until it succeeds, while the ScheduledJob (uid) still exists in memory."""
-        attempt = 0
-        while True:
-            try:
-                await action()
-                return
-            except TRANSIENT_ERRORS as error:
-                if is_status(error, 400, 403, 422):
-                    raise
-                entry = self.entries.get(key)
-                if uid is not None and (entry is None or entry.uid != uid):
-                    logger.info("%s %s abandoned: the ScheduledJob is gone", _ref(*key), what)
-                    return
-                delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS) - 1)]
-                logger.warning("%s %s failed, retrying in %s s: %s", _ref(*key), what, delay, error)
-                attempt += 1
-                await asyncio.sleep(delay)
+        def still_wanted() -> bool:
+            entry = self.entries.get(key)
+            return entry is not None and entry.uid == uid
+
+        await retrying(f"{object_ref(*key)} {what}", action, still_wanted)
 
     # ------------------------------------------------------------ ScheduledJob lifecycle
 
@@ -232,14 +200,14 @@ class Controller:
             )
             cursor_reset = True
             status_patch["scheduleEffectiveFrom"] = format_time(now)
-            logger.info("%s schedule changed to %s; it applies from %s", _ref(*key), applied.expressions, format_time(now))
+            logger.info("%s schedule changed to %s; it applies from %s", object_ref(*key), applied.expressions, format_time(now))
         if status.appliedSchedule != applied:
             status_patch["appliedSchedule"] = applied.to_api()
 
         if spec.suspend:
             if status.suspendedAt is None:
                 status_patch["suspendedAt"] = format_time(now)
-                logger.info("%s suspended: no runs until spec.suspend is false", _ref(*key))
+                logger.info("%s suspended: no runs until spec.suspend is false", object_ref(*key))
             self.scheduler.remove(key)
         elif status.suspendedAt is not None:
             record = planning.skip_range(
@@ -252,7 +220,7 @@ class Controller:
             cursor = max(cursor, now)
             cursor_reset = True
             status_patch["suspendedAt"] = None
-            logger.info("%s resumed from suspension", _ref(*key))
+            logger.info("%s resumed from suspension", object_ref(*key))
 
         conditions = self._spec_conditions(conditions, spec, metadata.get("generation"), now)
         status_patch.update(
@@ -289,7 +257,7 @@ class Controller:
         if entry.loaded:
             self._queue_next(entry)
         else:
-            self._spawn(self._resume(key, entry.uid), f"{_ref(*key)} resume")
+            self.background.spawn(self._resume(key, entry.uid), f"{object_ref(*key)} resume")
 
     async def _apply_schedule_change(
         self,
@@ -360,7 +328,7 @@ class Controller:
         generation = body["metadata"].get("generation")
         conditions = runstatus.set_condition(conditions, CONDITION_SCHEDULE_VALID, ConditionStatus.FALSE, reason, message, now, generation)
         conditions = runstatus.set_condition(conditions, CONDITION_READY, ConditionStatus.FALSE, reason, "no runs are created until the spec is fixed", now, generation)
-        logger.warning("%s %s: %s", _ref(*key), reason, message)
+        logger.warning("%s %s: %s", object_ref(*key), reason, message)
         self.kube.post_event(body, "Warning", reason, message)
         await self.kube.patch_status(
             SCHEDULED_JOBS,
@@ -377,8 +345,12 @@ class Controller:
         """Stop scheduling a deleted ScheduledJob; its runs go with it through the garbage collector."""
         key = (namespace, name)
         self.scheduler.remove(key)
+        self.expiry.remove(key)
+        lock = self._sj_locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._sj_locks[key]
         if self.entries.pop(key, None) is not None:
-            logger.info("%s deleted: scheduling stopped", _ref(*key))
+            logger.info("%s deleted: scheduling stopped", object_ref(*key))
 
     # ------------------------------------------------------------ the queue
 
@@ -396,7 +368,7 @@ class Controller:
             return
         entry.cursor = max(entry.cursor, occurrence)
         self._queue_next(entry)
-        self._spawn(self._fire(entry.key, entry.uid, occurrence, RunTrigger.SCHEDULE), f"{_ref(*entry.key)} firing")
+        self.background.spawn(self._fire(entry.key, entry.uid, occurrence, RunTrigger.SCHEDULE), f"{object_ref(*entry.key)} firing")
 
     async def _fire(self, key: Key, uid: str, occurrence: datetime, trigger: RunTrigger) -> None:
         async with self._firing_slots, self._sj_lock(key):
@@ -456,7 +428,7 @@ class Controller:
         if plan.skips or plan.runs:
             logger.info(
                 "%s catching up after %s: %d run(s), %d occurrence(s) recorded Skipped",
-                _ref(*entry.key), format_time(cursor), len(plan.runs), sum(s.count for s in plan.skips),
+                object_ref(*entry.key), format_time(cursor), len(plan.runs), sum(s.count for s in plan.skips),
             )
         for record in plan.skips:
             await self._record_skip(entry.key, entry.body, record, RunTrigger.CATCH_UP)
@@ -474,8 +446,8 @@ class Controller:
             if status.phase is not None and status.phase.terminal:
                 continue
             if status.jobName and status.jobName not in jobs:
-                self._remember_job_run(run)
-                await self.write_run_status(
+                self.runs.remember(run)
+                await self.runs.write_status(
                     entry.namespace, name, lambda s: runstatus.derive_status(s, None, None, now, job_deleted=True)
                 )
 
@@ -523,8 +495,8 @@ class Controller:
         if not created and controller_uid(run) != entry.uid:
             raise NameConflictError(f"JobRun {name} exists and is not controlled by this ScheduledJob")
         if created:
-            logger.info("%s created JobRun %s for %s (%s)", _ref(*entry.key), name, format_time(occurrence), trigger.value)
-        self._remember_job_run(run)
+            logger.info("%s created JobRun %s for %s (%s)", object_ref(*entry.key), name, format_time(occurrence), trigger.value)
+        self.runs.remember(run)
         return run, created
 
     async def _fire_locked(
@@ -568,7 +540,7 @@ class Controller:
                 f"found {int((now - occurrence).total_seconds())} s after its time, more than "
                 f"startingDeadlineSeconds ({entry.spec.startingDeadlineSeconds} s)"
             )
-            await self.write_run_status(
+            await self.runs.write_status(
                 namespace, name, lambda s: runstatus.skipped(s, planning.REASON_MISSED_DEADLINE, message, now, single)
             )
             return
@@ -577,15 +549,15 @@ class Controller:
         if entry.spec.concurrencyPolicy != ConcurrencyPolicy.ALLOW:
             decision = planning.decide(entry.spec.concurrencyPolicy, name, await self._run_views(entry))
         if decision.action == planning.Action.SKIP:
-            await self.write_run_status(
+            await self.runs.write_status(
                 namespace, name, lambda s: runstatus.skipped(s, decision.reason, decision.message, now, single)
             )
             return
         if decision.promote:
             await self._start_waiting(entry, decision.promote)
         if decision.action == planning.Action.WAIT:
-            await self.write_run_status(namespace, name, lambda s: runstatus.waiting(s, decision.message, now))
-            logger.info("%s JobRun %s waits: %s", _ref(*entry.key), name, decision.message)
+            await self.runs.write_status(namespace, name, lambda s: runstatus.waiting(s, decision.message, now))
+            logger.info("%s JobRun %s waits: %s", object_ref(*entry.key), name, decision.message)
             return
         for victim in decision.cancel:
             await self._cancel(entry, victim, f"replaced by JobRun {name} (concurrencyPolicy Replace)")
@@ -596,8 +568,8 @@ class Controller:
         jobs = {job["metadata"]["name"]: job for job in await self.kube.list_jobs(entry.namespace, entry.name)}
         views = []
         for run in runs:
-            cached = self.job_runs.get((entry.namespace, run["metadata"]["name"]))
-            views.append(planning.run_view(_fresher(run, cached), jobs))
+            cached = self.runs.job_runs.get((entry.namespace, run["metadata"]["name"]))
+            views.append(planning.run_view(fresher(run, cached), jobs))
         return views
 
     def _job_body(self, entry: Entry, run: Body, occurrence: datetime) -> Body:
@@ -615,6 +587,8 @@ class Controller:
                                   LABEL_JOB_RUN: label_value(run_metadata["name"])}
         if entry.spec.sla is not None and entry.spec.sla.timeoutSeconds is not None:
             spec["activeDeadlineSeconds"] = entry.spec.sla.timeoutSeconds
+        if entry.spec.jobTTLSecondsAfterFinished is not None:
+            spec["ttlSecondsAfterFinished"] = entry.spec.jobTTLSecondsAfterFinished
         return {
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -638,19 +612,19 @@ class Controller:
                 raise
             message = f"the API server rejected Job {body['metadata']['name']}: {_api_message(error)}"
             now = utcnow()
-            await self.write_run_status(
+            await self.runs.write_status(
                 entry.namespace, name, lambda s: runstatus.finish(s, RunPhase.FAILED, REASON_JOB_REJECTED, message, now)
             )
             return
         if not created and controller_uid(job) != run["metadata"]["uid"]:
             message = f"Job {body['metadata']['name']} exists and is not controlled by JobRun {name}"
             now = utcnow()
-            await self.write_run_status(
+            await self.runs.write_status(
                 entry.namespace, name, lambda s: runstatus.finish(s, RunPhase.FAILED, REASON_NAME_CONFLICT, message, now)
             )
             raise NameConflictError(message)
         if created:
-            logger.info("%s created Job %s", _ref(entry.namespace, name), job["metadata"]["name"])
+            logger.info("%s created Job %s", object_ref(entry.namespace, name), job["metadata"]["name"])
             failpoints.reached(failpoints.AFTER_JOB_CREATED)
         await self._record_job(entry, run, job, occurrence, created_now=created)
 
@@ -660,14 +634,14 @@ class Controller:
         created_at = now if created_now else parse_time(job["metadata"].get("creationTimestamp") or format_time(now))
         lag = (created_at - occurrence).total_seconds()
         job_key = (entry.namespace, job["metadata"]["name"])
-        self.jobs.setdefault(job_key, job)
-        await self.write_run_status(
+        self.runs.jobs.setdefault(job_key, job)
+        await self.runs.write_status(
             entry.namespace,
             run["metadata"]["name"],
             lambda s: runstatus.derive_status(
                 runstatus.job_created(s, job["metadata"]["name"], lag, now),
-                self.jobs.get(job_key),
-                self.pods.get(job_key),
+                self.runs.jobs.get(job_key),
+                self.runs.pods.get(job_key),
                 now,
             ),
         )
@@ -675,16 +649,16 @@ class Controller:
     async def _cancel(self, entry: Entry, name: str, message: str) -> None:
         """Cancel an active run (Replace): mark it Cancelled first, then delete its Job."""
         now = utcnow()
-        await self.write_run_status(
+        await self.runs.write_status(
             entry.namespace, name, lambda s: runstatus.finish(s, RunPhase.CANCELLED, runstatus.REASON_REPLACED, message, now)
         )
         await self.kube.delete_job(entry.namespace, job_name(name))
-        logger.info("%s cancelled JobRun %s and deleted its Job: %s", _ref(*entry.key), name, message)
+        logger.info("%s cancelled JobRun %s and deleted its Job: %s", object_ref(*entry.key), name, message)
 
     async def _start_waiting(self, entry: Entry, name: str) -> None:
         run = await self.kube.get_custom(JOB_RUNS, entry.namespace, name)
         occurrence = parse_time((run.get("spec") or {}).get("scheduledTime") or run["metadata"]["creationTimestamp"])
-        logger.info("%s starting waiting JobRun %s", _ref(*entry.key), name)
+        logger.info("%s starting waiting JobRun %s", object_ref(*entry.key), name)
         await self._create_job(entry, run, occurrence)
 
     async def _record_skip(self, key: Key, sj: Body, record: planning.SkipRange, trigger: RunTrigger) -> None:
@@ -694,10 +668,10 @@ class Controller:
         run, created = await self.kube.create_job_run(namespace, self._job_run_body(sj, record.first, trigger, name))
         if not created and controller_uid(run) != sj["metadata"]["uid"]:
             raise NameConflictError(f"JobRun {name} exists and is not controlled by this ScheduledJob")
-        self._remember_job_run(run)
+        self.runs.remember(run)
         current = JobRunStatus.model_validate(run.get("status") or {})
         if current.phase is not None and current.phase != RunPhase.SKIPPED:
-            logger.warning("%s JobRun %s is a run, not a Skipped record; leaving it", _ref(*key), name)
+            logger.warning("%s JobRun %s is a run, not a Skipped record; leaving it", object_ref(*key), name)
             return
         covered = SkippedRange(first=record.first, last=record.last, count=record.count)
         if record.count == 1:
@@ -705,7 +679,7 @@ class Controller:
         else:
             message = f"{record.count} occurrences from {format_time(record.first)} to {format_time(record.last)} {record.message}"
         now = utcnow()
-        await self.write_run_status(
+        await self.runs.write_status(
             namespace, name,
             lambda s: runstatus.skipped(runstatus.replace_status(s, phase=None), record.reason, message, now, covered),
         )
@@ -716,158 +690,43 @@ class Controller:
             entry.conditions, CONDITION_READY, ConditionStatus.FALSE, REASON_NAME_CONFLICT, message, now,
             entry.body["metadata"].get("generation"),
         )
-        logger.warning("%s %s: %s", _ref(*entry.key), REASON_NAME_CONFLICT, message)
+        logger.warning("%s %s: %s", object_ref(*entry.key), REASON_NAME_CONFLICT, message)
         self.kube.post_event(entry.body, "Warning", REASON_NAME_CONFLICT, message)
         await self.kube.patch_status(
             SCHEDULED_JOBS, entry.namespace, entry.name, {"conditions": [c.to_api() for c in entry.conditions]}
         )
 
-    # ------------------------------------------------------------ JobRun status
+    # ------------------------------------------------------------ JobRun status changes
 
-    def _remember_job_run(self, body: Body) -> None:
-        key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        self.job_runs[key] = _fresher(body, self.job_runs.get(key))
-
-    async def write_run_status(
-        self, namespace: str, name: str, change: Callable[[JobRunStatus], JobRunStatus]
-    ) -> JobRunStatus | None:
-        """Apply change to a JobRun's status, write it if it differs, and post Events for the transition.
-
-        Returns the new status, or None when the JobRun no longer exists.
-        """
-        key = (namespace, name)
-        async with self._run_lock(key):
-            body = self.job_runs.get(key)
-            if body is None:
-                try:
-                    body = await self.kube.get_custom(JOB_RUNS, namespace, name)
-                except ApiException as error:
-                    if error.status == 404:
-                        return None
-                    raise
-                self._remember_job_run(body)
-            old = JobRunStatus.model_validate(body.get("status") or {})
-            new = change(old)
-            if new == old:
-                return old
-            old_api, new_api = old.to_api(), new.to_api()
-            patch: dict[str, Any] = {field_name: None for field_name in old_api if field_name not in new_api}
-            patch.update(new_api)
-            try:
-                updated = await self.kube.patch_status(JOB_RUNS, namespace, name, patch)
-            except ApiException as error:
-                if error.status == 404:
-                    self.job_runs.pop(key, None)
-                    return None
-                raise
-            self._remember_job_run(updated)
-        self._report_transition(updated, old, new)
-        return new
-
-    def _report_transition(self, run: Body, old: JobRunStatus, new: JobRunStatus) -> None:
+    def _on_transition(self, run: Body, old: JobRunStatus, new: JobRunStatus) -> None:
+        """Repeat a JobRun's Events on its ScheduledJob and refresh the ScheduledJob's summary."""
         namespace = run["metadata"]["namespace"]
-        name = run["metadata"]["name"]
-        detail = f" ({new.reason}: {new.message})" if new.reason and new.phase != old.phase else ""
-        if new.phase != old.phase:
-            logger.info("%s JobRun phase %s -> %s%s", _ref(namespace, name), old.phase and old.phase.value, new.phase and new.phase.value, detail)
         sj_name = (run.get("spec") or {}).get("scheduledJobName")
-        entry = self.entries.get((namespace, sj_name)) if sj_name else None
-        for event in runstatus.transition_events(name, old, new):
-            self.kube.post_event(run, event.type, event.reason, event.message)
-            if entry is not None:
+        if not sj_name:
+            return
+        entry = self.entries.get((namespace, sj_name))
+        if entry is not None:
+            for event in runstatus.transition_events(run["metadata"]["name"], old, new):
                 self.kube.post_event(entry.body, event.type, event.reason, event.message)
-        if sj_name:
-            self.request_refresh((namespace, sj_name))
+        self.request_refresh((namespace, sj_name))
 
-    # ------------------------------------------------------------ watch events
-
-    def on_job_run_event(self, event_type: str | None, body: Body) -> None:
-        key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        if event_type == "DELETED":
-            self.job_runs.pop(key, None)
-            self._run_locks.pop(key, None)
-            return
-        self._remember_job_run(body)
-        spec = body.get("spec") or {}
-        status = body.get("status") or {}
-        if spec.get("trigger") in (RunTrigger.MANUAL.value, RunTrigger.BACKFILL.value):
-            if not status.get("phase") and not status.get("jobName") and key not in self._manual_pending:
-                self._manual_pending.add(key)
-                task = self._spawn(self._start_manual(key), f"{_ref(*key)} manual run")
-                task.add_done_callback(lambda _: self._manual_pending.discard(key))
-
-    def on_job_event(self, event_type: str | None, body: Body) -> None:
-        metadata = body["metadata"]
-        namespace = metadata["namespace"]
-        run = ((metadata.get("labels") or {}).get(LABEL_JOB_RUN))
-        if not run:
-            return
-        job_key = (namespace, metadata["name"])
-        if event_type == "DELETED":
-            self.jobs.pop(job_key, None)
-            self.pods.pop(job_key, None)
-            self._spawn(self._job_deleted(namespace, run), f"{_ref(namespace, run)} Job deleted")
-            return
-        self.jobs[job_key] = body
-        self._spawn(self._refresh_run(namespace, run, job_key), f"{_ref(namespace, run)} Job status")
-
-    def on_pod_event(self, event_type: str | None, body: Body) -> None:
-        if event_type == "DELETED":
-            return
-        metadata = body["metadata"]
-        labels = metadata.get("labels") or {}
-        run = labels.get(LABEL_JOB_RUN)
-        job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
-        if not run or not job:
-            return
-        job_key = (metadata["namespace"], job)
-        info = runstatus.merge_pod_info(self.pods.get(job_key), runstatus.pod_info(body))
-        if info == self.pods.get(job_key):
-            return
-        self.pods[job_key] = info
-        if job_key in self.jobs:
-            self._spawn(self._refresh_run(metadata["namespace"], run, job_key), f"{_ref(metadata['namespace'], run)} pod status")
-
-    async def _refresh_run(self, namespace: str, run: str, job_key: Key) -> None:
-        job = self.jobs.get(job_key)
-        if job is None:
-            return
-        now = utcnow()
-        new = await self._retrying_status(
-            namespace, run, lambda s: runstatus.derive_status(s, self.jobs.get(job_key), self.pods.get(job_key), now)
-        )
-        if new is not None and new.phase == RunPhase.CANCELLED and not planning.job_finished(job):
-            if not (job.get("metadata") or {}).get("deletionTimestamp"):
-                await self.kube.delete_job(namespace, job_key[1])
-
-    async def _job_deleted(self, namespace: str, run: str) -> None:
-        now = utcnow()
-        await self._retrying_status(
-            namespace, run, lambda s: runstatus.derive_status(s, None, None, now, job_deleted=True)
-        )
-
-    async def _retrying_status(
-        self, namespace: str, name: str, change: Callable[[JobRunStatus], JobRunStatus]
-    ) -> JobRunStatus | None:
-        result: list[JobRunStatus | None] = [None]
-
-        async def write() -> None:
-            result[0] = await self.write_run_status(namespace, name, change)
-
-        await self._retrying("status update", (namespace, name), None, write)
-        return result[0]
+    def _on_manual_run(self, key: Key) -> None:
+        if key not in self._manual_pending:
+            self._manual_pending.add(key)
+            task = self.background.spawn(self._start_manual(key), f"{object_ref(*key)} manual run")
+            task.add_done_callback(lambda _: self._manual_pending.discard(key))
 
     # ------------------------------------------------------------ manual and backfill runs
 
     async def _start_manual(self, key: Key) -> None:
         namespace, name = key
-        run = self.job_runs.get(key)
+        run = self.runs.job_runs.get(key)
         if run is None:
             return
         spec = run.get("spec") or {}
         sj_key = (namespace, spec.get("scheduledJobName", ""))
         async with self._sj_lock(sj_key):
-            await self._retrying("manual run", key, None, lambda: self._start_manual_locked(sj_key, key))
+            await retrying(f"{object_ref(*key)} manual run", lambda: self._start_manual_locked(sj_key, key))
 
     async def _start_manual_locked(self, sj_key: Key, key: Key) -> None:
         namespace, name = key
@@ -877,7 +736,7 @@ class Controller:
             if error.status == 404:
                 return
             raise
-        self._remember_job_run(run)
+        self.runs.remember(run)
         status = JobRunStatus.model_validate(run.get("status") or {})
         if status.phase is not None or status.jobName:
             return
@@ -888,7 +747,7 @@ class Controller:
             if error.status != 404:
                 raise
             message = f"ScheduledJob {sj_key[1]} not found in namespace {namespace}"
-            await self.write_run_status(
+            await self.runs.write_status(
                 namespace, name,
                 lambda s: runstatus.finish(s, RunPhase.FAILED, REASON_SCHEDULED_JOB_NOT_FOUND, message, now),
             )
@@ -899,7 +758,7 @@ class Controller:
                 entry = _detached_entry(sj)
             except (ScheduleError, ValidationError) as error:
                 message = f"ScheduledJob {sj_key[1]} is invalid: {error}"
-                await self.write_run_status(
+                await self.runs.write_status(
                     namespace, name, lambda s: runstatus.finish(s, RunPhase.FAILED, "InvalidScheduledJob", message, now)
                 )
                 return
@@ -915,8 +774,8 @@ class Controller:
                     "ownerReferences": [owner_reference(sj)],
                 },
             )
-            self._remember_job_run(run)
-            logger.info("%s adopted %s JobRun %s", _ref(*sj_key), (run.get("spec") or {}).get("trigger"), name)
+            self.runs.remember(run)
+            logger.info("%s adopted %s JobRun %s", object_ref(*sj_key), (run.get("spec") or {}).get("trigger"), name)
         try:
             await self._start_run(entry, run, occurrence, check_deadline=False, fresh=False)
         except NameConflictError as error:
@@ -930,7 +789,7 @@ class Controller:
         if key in self._refresh_pending:
             return
         self._refresh_pending.add(key)
-        self._spawn(self._refresh(key), f"{_ref(*key)} status refresh")
+        self.background.spawn(self._refresh(key), f"{object_ref(*key)} status refresh")
 
     async def _refresh(self, key: Key) -> None:
         await asyncio.sleep(REFRESH_DELAY_SECONDS)
@@ -956,10 +815,17 @@ class Controller:
             failed=entry.spec.failedRunsHistoryLimit,
             skipped=entry.spec.skippedRunsHistoryLimit,
         )
+        now = utcnow()
+        ttl = entry.spec.runTTLSeconds
+        expired = [name for name in history.select_expired(views, ttl, now) if name not in doomed]
         for name in doomed:
             await self.kube.delete_job_run(entry.namespace, name)
-            logger.info("%s deleted JobRun %s (history limit)", _ref(*entry.key), name)
-        kept = [view for view in views if view.name not in doomed]
+            logger.info("%s deleted JobRun %s (history limit)", object_ref(*entry.key), name)
+        for name in expired:
+            await self.kube.delete_job_run(entry.namespace, name)
+            logger.info("%s deleted JobRun %s (finished more than runTTLSeconds %s s ago)", object_ref(*entry.key), name, ttl)
+        kept = [view for view in views if view.name not in doomed and view.name not in expired]
+        self.expiry.set(entry.key, history.next_expiry(kept, ttl, now))
         previous = _sj_status(entry.body).lastSuccessfulTime
         summary = planning.summarize(kept, previous)
         await self.kube.patch_status(SCHEDULED_JOBS, entry.namespace, entry.name, summary.status_patch())
@@ -977,17 +843,6 @@ def _api_message(error: ApiException) -> str:
         return json.loads(error.body)["message"]
     except (TypeError, ValueError, KeyError):
         return str(error.reason)
-
-
-def _fresher(body: Body, cached: Body | None) -> Body:
-    """Return whichever of two versions of an object has the higher resourceVersion."""
-    if cached is None:
-        return body
-    try:
-        newer = int(body["metadata"]["resourceVersion"]) >= int(cached["metadata"]["resourceVersion"])
-    except (KeyError, ValueError, TypeError):
-        newer = True
-    return body if newer else cached
 
 
 def _detached_entry(sj: Body) -> Entry:

@@ -9,6 +9,7 @@ RBAC the operator needs (cluster-wide, or per namespace with --namespace):
 - punctual.dev jobruns: get, list, watch, create, patch, delete; jobruns/status: get, patch
 - batch jobs: get, list, watch, create, delete
 - core pods: get, list, watch (to see when a run's pod starts running and how it exits)
+- core pods/log: get (to capture each run's log into its JobRun status)
 - core events and events.k8s.io events: create, patch
 - apiextensions.k8s.io customresourcedefinitions: get, list, watch (kopf scans the resources it serves)
 - core namespaces: get, list, watch (kopf, for --namespace patterns)
@@ -32,6 +33,7 @@ import kopf
 
 from punctual.controller import Controller
 from punctual.kube import Kube, load_config
+from punctual.logservice import LogService
 from punctual.models import GROUP, VERSION
 from punctual.naming import LABEL_JOB_RUN, LABEL_SCHEDULED_JOB
 
@@ -43,6 +45,7 @@ PREFIX = GROUP
 class _State:
     controller: Controller | None = None
     scheduler_task: asyncio.Task[None] | None = None
+    logs: LogService | None = None
 
 
 state = _State()
@@ -77,11 +80,16 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     api = await load_config()
     state.controller = Controller(Kube(api))
     state.scheduler_task = asyncio.create_task(state.controller.scheduler.run(), name="punctual-scheduler")
+    runs = state.controller.runs
+    state.logs = LogService(state.controller.kube, runs.write_status, lambda ns, name: runs.job_runs.get((ns, name)))
+    await state.logs.start()
     logger.info("Punctual operator started")
 
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
+    if state.logs is not None:
+        await state.logs.stop()
     if state.scheduler_task is not None:
         state.scheduler_task.cancel()
         await asyncio.gather(state.scheduler_task, return_exceptions=True)
@@ -112,17 +120,23 @@ async def scheduled_job_event(type: str | None, namespace: str, name: str, **_: 
 
 @kopf.on.event(GROUP, VERSION, "jobruns")
 async def job_run_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-    _controller().on_job_run_event(type, _plain(body))
+    plain = _plain(body)
+    _controller().runs.on_job_run_event(type, plain)
+    if state.logs is not None:
+        state.logs.capture.on_job_run_event(type, plain)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_SCHEDULED_JOB: kopf.PRESENT})
 async def job_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-    _controller().on_job_event(type, _plain(body))
+    _controller().runs.on_job_event(type, _plain(body))
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_JOB_RUN: kopf.PRESENT})
 async def pod_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-    _controller().on_pod_event(type, _plain(body))
+    plain = _plain(body)
+    _controller().runs.on_pod_event(type, plain)
+    if state.logs is not None:
+        state.logs.capture.on_pod_event(type, plain)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

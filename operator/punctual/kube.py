@@ -30,6 +30,15 @@ COMPONENT = "punctual-operator"
 Body = dict[str, Any]
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def object_ref(namespace: str, name: str) -> str:
+    """Return the "[namespace/name]" prefix of the operator's log lines."""
+    return f"[{namespace}/{name}]"
+
+
 def is_status(error: BaseException, *codes: int) -> bool:
     return isinstance(error, ApiException) and error.status in codes
 

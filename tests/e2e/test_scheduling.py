@@ -121,7 +121,9 @@ def test_catch_up_latest_after_downtime(api: Api, operator: Operator):
     restarted = time.time()
 
     def caught_up():
-        return [run for run in api.job_runs("catchup") if run["spec"]["trigger"] == "CatchUp" and phase(run)]
+        records = [run for run in api.job_runs("catchup") if run["spec"]["trigger"] == "CatchUp" and phase(run)]
+        # The Skipped record is written before the catch-up run; wait for both.
+        return records if any(phase(run) != "Skipped" for run in records) else None
 
     records = eventually(caught_up, timeout=10, what="catch-up records")
     catch_up_runs = [run for run in records if phase(run) != "Skipped"]
