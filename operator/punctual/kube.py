@@ -178,10 +178,26 @@ class Kube:
             if error.status != 404:
                 raise
 
+    # -------------------------------------------------------- Pods
+
+    async def get_pod(self, namespace: str, name: str) -> Body | None:
+        try:
+            return await self._json(self.core.read_namespaced_pod(name, namespace, _preload_content=False))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def list_pods(self, namespace: str, label_selector: str) -> list[Body]:
+        result = await self._json(
+            self.core.list_namespaced_pod(namespace, label_selector=label_selector, _preload_content=False)
+        )
+        return result.get("items", [])
+
     # -------------------------------------------------------- Events
 
     def post_event(self, involved: Body, type_: str, reason: str, message: str) -> None:
-        """Post a core/v1 Event about an object in the background; failures are logged, never raised."""
+        """Post a core/v1 Event about an object in a background task, which logs a failure instead of raising it."""
         task = asyncio.get_running_loop().create_task(self._post_event(involved, type_, reason, message))
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)

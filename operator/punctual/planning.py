@@ -1,7 +1,7 @@
 """Pure decisions of the operator: catch-up plans, concurrency, pruning and status summaries.
 
 Every function takes the spec, the relevant times and the cluster's runs as
-plain values and returns what to do; the scheduler and handlers carry it out.
+plain values and returns the actions to take. The controller carries them out.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class SkipRange:
 
 @dataclass(frozen=True)
 class CatchUpPlan:
-    """What to do with missed occurrences, in time order: the skip ranges all precede the runs."""
+    """Plan for missed occurrences, in time order: the skip ranges all precede the runs."""
 
     skips: list[SkipRange] = field(default_factory=list)
     runs: list[datetime] = field(default_factory=list)
@@ -191,7 +191,7 @@ def resume_cursor(status: ScheduledJobStatus, created: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class RunView:
-    """One JobRun with what its Job (if any) says."""
+    """One JobRun together with the state of its Job, if the Job exists."""
 
     name: str
     scheduled_time: datetime | None

@@ -1,8 +1,9 @@
 """Validating admission webhook for ScheduledJobs, served by kopf (optional, off by default).
 
-The CRD schema and its CEL rules check structure; this webhook checks meaning:
-the schedule parses, the time zone exists, the schedule fires within the next
-years, and the Job the template would create passes a server-side dry run.
+The CRD schema and its CEL rules check structure, and this webhook checks
+meaning. It rejects a schedule that does not parse, an unknown time zone, a
+schedule that never fires within the next years, and a template whose Job
+fails a server-side dry run.
 The operator checks the schedule again at run time, so with the webhook off an
 invalid ScheduledJob is admitted but gets ScheduleValid=False.
 

@@ -151,7 +151,7 @@ class Api:
 
 def job_template(*, duration: str | None = None, outcome: str | None = None, exit_code: int | None = None,
                  backoff_limit: int = 0) -> dict[str, Any]:
-    """Return a jobTemplate whose pods KWOK plays as told by the test.punctual.dev annotations."""
+    """Return a jobTemplate whose pods KWOK plays as its test.punctual.dev annotations request."""
     annotations = {}
     if duration:
         annotations["test.punctual.dev/duration"] = duration

@@ -28,16 +28,16 @@ HISTORY = {"successfulRunsHistoryLimit": 50, "failedRunsHistoryLimit": 50, "skip
 
 def watch_running(api: Api, name: str, seconds: float, operator: Operator, restart_at: float) -> int:
     """Sample the running Jobs for seconds, restarting the operator once; return the maximum seen."""
-    most = 0
+    max_running = 0
     start = time.time()
     restarted = False
     while time.time() - start < seconds:
-        most = max(most, len(running_jobs(api.jobs(name))))
+        max_running = max(max_running, len(running_jobs(api.jobs(name))))
         if not restarted and time.time() - start >= restart_at:
             operator.restart(kill=True)
             restarted = True
         time.sleep(0.3)
-    return most
+    return max_running
 
 
 def test_forbid_skips_while_active(api: Api, operator: Operator):
@@ -48,8 +48,8 @@ def test_forbid_skips_while_active(api: Api, operator: Operator):
          "jobTemplate": job_template(duration="9s")},
     )
     created = parse_time(sj["metadata"]["creationTimestamp"])
-    most = watch_running(api, "forbid", 28, operator, restart_at=13)
-    assert most == 1, f"{most} Jobs ran at once under Forbid"
+    max_running = watch_running(api, "forbid", 28, operator, restart_at=13)
+    assert max_running == 1, f"{max_running} Jobs ran at once under Forbid"
     end = time.time() - 1
 
     runs = api.job_runs("forbid")
@@ -77,8 +77,8 @@ def test_replace_cancels_active_run(api: Api, operator: Operator):
         {"schedule": f"@every {every}s", "concurrencyPolicy": "Replace", **HISTORY,
          "jobTemplate": job_template(outcome="hang")},
     )
-    most = watch_running(api, "replace", 22, operator, restart_at=11)
-    assert most == 1, f"{most} Jobs ran at once under Replace"
+    max_running = watch_running(api, "replace", 22, operator, restart_at=11)
+    assert max_running == 1, f"{max_running} Jobs ran at once under Replace"
 
     runs = api.job_runs("replace")
     assert len(runs) >= 4
@@ -106,21 +106,21 @@ def test_buffer_one_keeps_one_waiting(api: Api, operator: Operator):
          "jobTemplate": job_template(duration="7s")},
     )
     created = parse_time(sj["metadata"]["creationTimestamp"])
-    most_waiting = 0
-    most = 0
+    max_waiting = 0
+    max_running = 0
     start = time.time()
     restarted = False
     while time.time() - start < 30:
         runs = api.job_runs("buffer")
-        most_waiting = max(most_waiting, sum(1 for run in runs if reason(run) == "Waiting"))
-        most = max(most, len(running_jobs(api.jobs("buffer"))))
+        max_waiting = max(max_waiting, sum(1 for run in runs if reason(run) == "Waiting"))
+        max_running = max(max_running, len(running_jobs(api.jobs("buffer"))))
         if not restarted and time.time() - start > 14:
             operator.restart(kill=True)
             restarted = True
         time.sleep(0.3)
     end = time.time() - 1
-    assert most == 1, f"{most} Jobs ran at once under BufferOne"
-    assert most_waiting == 1, f"at most one run waits under BufferOne, saw {most_waiting}"
+    assert max_running == 1, f"{max_running} Jobs ran at once under BufferOne"
+    assert max_waiting == 1, f"at most one run waits under BufferOne, saw {max_waiting}"
 
     runs = api.job_runs("buffer")
     full = [run for run in runs if reason(run) == "BufferFull"]
