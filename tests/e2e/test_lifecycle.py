@@ -114,7 +114,7 @@ def test_failed_run_reports_exit_code(api: Api, operator: Operator):
     run = eventually(
         lambda: next((r for r in api.job_runs("failing") if phase(r) == "Failed"), None), timeout=20, what="a failed run"
     )
-    assert reason(run) == "BackoffLimitExceeded"
+    assert reason(run) == "NonZeroExitCode"
     assert "code 3" in run["status"]["message"]
     assert "'main'" in run["status"]["message"]
     assert run["status"]["attempts"][0]["exitCode"] == 3

@@ -70,7 +70,7 @@ def test_failed_job_names_exit_code_and_container():
     failed = job(conditions=[condition("Failed", "BackoffLimitExceeded", message="Job has reached the specified backoff limit")])
     status = runstatus.derive_status(JobRunStatus(), failed, info, T0)
     assert status.phase == RunPhase.FAILED
-    assert status.reason == "BackoffLimitExceeded"
+    assert status.reason == runstatus.REASON_NON_ZERO_EXIT
     assert "'worker'" in status.message
     assert "code 3" in status.message
     assert status.attempts[0].exitCode == 3
