@@ -32,7 +32,7 @@ kubectl_bin="${PUNCTUAL_CACHE}/bin/kubernetes-${KUBERNETES_VERSION}/kubectl"
 kubectl() { "${kubectl_bin}" "$@"; }
 
 log "installing the CRDs"
-kubectl apply -f crds/
+kubectl apply --server-side --force-conflicts -k crds/
 kubectl wait --for condition=Established --timeout=60s crd/scheduledjobs.punctual.dev crd/jobruns.punctual.dev
 
 mkdir -p .punctual/logs
@@ -54,11 +54,9 @@ kubectl apply -n "${demo_namespace}" -k config/samples/
 kubectl get scheduledjobs -n "${demo_namespace}"
 
 log "JobRuns as they change (Ctrl-C stops the demo):"
-watch_jobruns=("${kubectl_bin}" get jobruns -n "${demo_namespace}" --watch --output-watch-events)
+# demo_watch stops by itself after DEMO_SECONDS when that is set.
+"${python}" -m punctual.demo_watch --namespace "${demo_namespace}" || true
 if [[ -n "${DEMO_SECONDS:-}" ]]; then
-  timeout "${DEMO_SECONDS}" "${watch_jobruns[@]}" || true
   echo
   kubectl get scheduledjobs,jobruns -n "${demo_namespace}"
-else
-  "${watch_jobruns[@]}"
 fi
