@@ -21,7 +21,7 @@ if [[ -z "${KUBECONFIG:-}" ]]; then
   log "KUBECONFIG is not set: starting the local cluster"
   bash hack/cluster-build.sh
   "${python}" hack/localcluster.py up
-  export KUBECONFIG="${repo_root}/.punctual/kubeconfig"
+  export KUBECONFIG="${PUNCTUAL_STATE_DIR:-${repo_root}/.punctual}/kubeconfig"
 else
   log "using the cluster of KUBECONFIG=${KUBECONFIG}"
 fi
