@@ -44,6 +44,10 @@ NODE_NAMES = ("kwok-node-0", "kwok-node-1")
 SERVICE_CIDR = "10.0.0.0/24"
 POD_CIDR = "10.244.0.0/16"
 POD_LOG_TEXT = "punctual test pod: hello from KWOK\nline 2 of the test log\n"
+# Pods in this namespace log big_log_text() instead: 1 MiB, for tests of log truncation and archiving.
+BIG_LOG_NAMESPACE = "punctual-biglog"
+BIG_LOG_LINES = 8192
+BIG_LOG_LINE_BYTES = 128
 CONTROLLERS = ",".join(
     [
         "job-controller",
@@ -422,13 +426,40 @@ def kubectl(paths: Paths, *args: str, input_text: str | None = None) -> str:
     return result.stdout
 
 
+def big_log_text() -> str:
+    """Return the log of pods in BIG_LOG_NAMESPACE: BIG_LOG_LINES numbered lines of BIG_LOG_LINE_BYTES bytes."""
+    lines = []
+    for number in range(1, BIG_LOG_LINES + 1):
+        head = f"big log line {number:06d} "
+        lines.append(head + "x" * (BIG_LOG_LINE_BYTES - len(head) - 1) + "\n")
+    return "".join(lines)
+
+
+def cri_log(text: str) -> str:
+    """Return text in the CRI log format KWOK reads: "<RFC 3339 time> <stream> <F|P> <text>" per line."""
+    return "".join(f"2026-01-01T00:00:00.000000000Z stdout F {line}\n" for line in text.splitlines())
+
+
 def kwok_config(paths: Paths) -> Path:
-    """Write KWOK's config: the project's Pod stages and a ClusterLogs rule for every Pod."""
-    # KWOK reads container logs in the CRI log format: "<RFC 3339 time> <stream> <F|P> <text>".
+    """Write KWOK's config: the project's Pod stages and the ClusterLogs rules of every Pod's log."""
     pod_log = paths.root / "pod.log"
-    pod_log.write_text("".join(f"2026-01-01T00:00:00.000000000Z stdout F {line}\n" for line in POD_LOG_TEXT.splitlines()))
+    pod_log.write_text(cri_log(POD_LOG_TEXT))
+    big_log = paths.root / "big-pod.log"
+    big_log.write_text(cri_log(big_log_text()))
     stages = (REPO_ROOT / "hack" / "kwok" / "stages.yaml").read_text()
+    # KWOK uses the first ClusterLogs rule that matches a Pod, in the order of this file.
     cluster_logs = f"""
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: punctual-big-log
+spec:
+  selector:
+    matchNamespaces: [{json.dumps(BIG_LOG_NAMESPACE)}]
+  logs:
+  - logsFile: {json.dumps(str(big_log))}
+    follow: false
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
@@ -646,7 +677,7 @@ def down(paths: Paths, *, quiet: bool = False) -> None:
 
     for leftover in (paths.data, paths.pki, paths.root / "kwok-home"):
         shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in (paths.state, paths.kubeconfig, paths.root / "kwok.yaml", paths.root / "pod.log"):
+    for leftover in (paths.state, paths.kubeconfig, paths.root / "kwok.yaml", paths.root / "pod.log", paths.root / "big-pod.log"):
         leftover.unlink(missing_ok=True)
     if not quiet:
         log(f"cluster stopped; logs kept under {paths.logs}")

@@ -31,7 +31,7 @@ class ArchiveNotFoundError(ArchiveError):
 
 
 class LogArchive(Protocol):
-    """Where full run logs are kept."""
+    """A store of full run logs, one per (namespace, JobRun, attempt)."""
 
     async def put(self, namespace: str, run: str, attempt: int, stream: AsyncIterable[bytes]) -> str:
         """Store the log of one attempt (replacing an earlier one) and return its reference."""
@@ -158,7 +158,7 @@ class DirectoryArchive:
         try:
             await asyncio.to_thread(folder.parent.rmdir)
         except OSError:
-            pass  # the namespace folder holds other runs' logs
+            pass  # the namespace folder contains other runs' logs
 
     async def runs(self) -> list[tuple[str, str]]:
         return await asyncio.to_thread(self._list_runs)

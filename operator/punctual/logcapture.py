@@ -62,11 +62,11 @@ class CaptureSettings:
     snapshot_seconds: float = 60.0
     """Interval of the snapshots of running pods; 0 turns them off."""
     workers: int = 4
-    """Log reads at the same time."""
+    """Maximum number of pod logs read at the same time."""
     read_timeout_seconds: float = 60.0
-    """Longest wait for the next bytes of a log before the read counts as failed."""
+    """Maximum wait, in seconds, for the next bytes of a log before the read fails."""
     archive_max_bytes: int = 64 * 1024 * 1024
-    """Most bytes archived per container and attempt; a longer log is archived up to this size."""
+    """Maximum bytes archived per container and attempt; the archive keeps the beginning of a longer log."""
     archive_url: str | None = None
     """Base URL of the operator's /logs endpoint as clients reach it; archiveRef is a file path without it."""
 
@@ -78,13 +78,13 @@ class CaptureSettings:
         if self.snapshot_seconds < 0:
             raise ValueError(f"snapshot interval {self.snapshot_seconds} s is negative: use 0 to turn snapshots off")
         if self.workers < 1:
-            raise ValueError(f"log capture workers {self.workers}: at least 1 is needed")
+            raise ValueError(f"invalid number of log capture workers {self.workers}: use 1 or more")
         if self.archive_max_bytes < 1:
-            raise ValueError(f"archive size limit {self.archive_max_bytes} bytes: at least 1 is needed")
+            raise ValueError(f"invalid archive size limit {self.archive_max_bytes} bytes: use 1 or more")
 
     @property
     def read_limit_bytes(self) -> int:
-        """Most bytes one tail read transfers: the tail and room for the lines before it."""
+        """Maximum bytes one tail read transfers: the tail and room for the lines before it."""
         return 4 * self.tail_bytes + 64 * 1024
 
 
@@ -99,13 +99,17 @@ class CaptureRequest:
     """True when the pod's containers have ended (or the run has), false for a snapshot."""
     deleted: bool = False
     """The pod is gone: record a note without reading."""
+    note: str | None = None
+    """With deleted: why the pod has no log, when it is known from the pod's last state."""
 
     @property
     def key(self) -> Key:
         return (self.namespace, self.pod or f"job:{self.job}")
 
     def merged(self, other: CaptureRequest) -> CaptureRequest:
-        return replace(self, final=self.final or other.final, deleted=self.deleted or other.deleted)
+        return replace(
+            self, final=self.final or other.final, deleted=self.deleted or other.deleted, note=self.note or other.note
+        )
 
 
 class LogReadError(Exception):
@@ -149,14 +153,15 @@ def started_containers(pod: Body) -> list[str]:
     return [name for name in names if name in started]
 
 
-def waiting_reason(pod: Body) -> str:
-    """Describe why a pod's containers have not started, from their waiting state."""
+def never_started_note(pod: Body) -> str:
+    """Return the note of a pod without a log: none of its containers started, and why (their waiting state)."""
+    reason = f"pod phase {(pod.get('status') or {}).get('phase') or 'unknown'}"
     for entry in (pod.get("status") or {}).get("containerStatuses") or []:
         waiting = (entry.get("state") or {}).get("waiting") or {}
         if waiting.get("reason"):
-            message = f": {waiting['message']}" if waiting.get("message") else ""
-            return f"{waiting['reason']}{message}"
-    return f"pod phase {(pod.get('status') or {}).get('phase') or 'unknown'}"
+            reason = waiting["reason"] + (f": {waiting['message']}" if waiting.get("message") else "")
+            break
+    return f"no container of pod {pod['metadata']['name']} started ({reason}), so it has no log"
 
 
 def _labels(body: Body) -> tuple[str | None, str | None]:
@@ -248,7 +253,8 @@ class LogCapture:
             if key in self._final_queued:
                 self._final_queued.discard(key)
                 return
-            self._enqueue(CaptureRequest(key[0], run, job, key[1], final=True, deleted=True))
+            note = None if started_containers(body) else never_started_note(body)
+            self._enqueue(CaptureRequest(key[0], run, job, key[1], final=True, deleted=True, note=note))
             return
         if pod_terminated(body):
             self._running_pods.pop(key, None)
@@ -326,17 +332,17 @@ class LogCapture:
     # ------------------------------------------------------------ one capture
 
     async def _capture(self, request: CaptureRequest) -> None:
-        namespace, run = request.namespace, request.run
-        status = await self._run_status(namespace, run)
+        status = await self._run_status(request.namespace, request.run)
         if status is None:
             return
         existing = logtail.attempt_logs(status, request.job)
         if existing is not None and existing.final and request.pod in (None, existing.pod):
             return
+
         now = utcnow()
         if request.deleted:
-            await self._record(request, logtail.note_only(
-                request.pod, f"pod {request.pod} was deleted before its final log could be read", now))
+            note = request.note or f"pod {request.pod} was deleted before its final log could be read"
+            await self._record(request, logtail.note_only(request.pod, note, now))
             return
         pod = await self._find_pod(request)
         if pod is None:
@@ -349,20 +355,24 @@ class LogCapture:
                         "before the operator read their log, or none was created")
             await self._record(request, logtail.note_only(request.pod, note, now))
             return
-        pod_name = pod["metadata"]["name"]
-        if existing is not None and existing.final and existing.pod == pod_name:
+        if existing is not None and existing.final and existing.pod == pod["metadata"]["name"]:
             return
+        await self._capture_pod(request, status, pod, now)
+
+    async def _capture_pod(self, request: CaptureRequest, status: JobRunStatus, pod: Body, now: datetime) -> None:
+        pod_name = pod["metadata"]["name"]
         containers = started_containers(pod)
         if not containers:
             if request.final:
-                note = f"no container of pod {pod_name} started ({waiting_reason(pod)}), so it has no log"
-                await self._record(request, logtail.note_only(pod_name, note, now))
+                await self._record(request, logtail.note_only(pod_name, never_started_note(pod), now))
             return
+
         ended = pod_terminated(pod)
         attempt = logtail.attempt_number(status, request.job)
-        logs = await self._read_pod(namespace, run, attempt, pod_name, containers, archive=ended)
+        logs = await self._read_pod(request.namespace, request.run, attempt, pod_name, containers, archive=ended)
         if not ended and not request.final and logs.tail is None:
-            return  # a failed snapshot; the final capture will say what is missing
+            return  # a failed snapshot writes nothing, because the final capture records what is missing
+
         notes = [logs.note] if logs.note else []
         if request.final and not ended:
             notes.append(f"pod {pod_name} was still running when the run ended; this is its log at that time")
@@ -527,7 +537,7 @@ class LogCapture:
     ) -> logtail.Section | None:
         """Read the last budget bytes of a container's log with bounded requests.
 
-        The first request asks for as many lines as budget has bytes, which
+        The first request is for as many lines as budget has bytes, which
         covers the last budget bytes. When the reply hits the byte limit (long
         lines), the request is repeated with fewer lines.
         """

@@ -74,7 +74,7 @@ def keep_end(text: str, limit: int) -> tuple[str, bool]:
 
 
 def tail_lines_for(budget: int) -> int:
-    """Return the tailLines to request so that the reply holds the last budget bytes.
+    """Return the tailLines to request so that the reply contains the last budget bytes.
 
     Every line has at least one byte (its newline), so the last budget lines
     contain the last budget bytes of the log.

@@ -131,7 +131,7 @@ def test_merge_failed_read_keeps_snapshot_text():
     assert not merged.final
 
 
-def test_merge_failed_read_of_newer_pod_keeps_older_pods_text():
+def test_failed_read_keeps_earlier_pod_text():
     older = capture(pod="run-1-aaaaa", tail="first pod's log")
     failed = logtail.note_only("run-1-bbbbb", "pod run-1-bbbbb was deleted before its final log could be read", NOW)
     merged = logtail.merge_logs(older, failed)
@@ -140,7 +140,7 @@ def test_merge_failed_read_of_newer_pod_keeps_older_pods_text():
     assert "earlier pod run-1-aaaaa" in merged.note
 
 
-def test_merge_failed_read_after_final_of_same_pod_changes_nothing():
+def test_failed_read_after_final_is_ignored():
     final = capture()
     assert logtail.merge_logs(final, logtail.note_only("run-1-abcde", "deleted", NOW)) is None
 
