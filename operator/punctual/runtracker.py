@@ -127,8 +127,8 @@ class RunTracker:
         job_key = (namespace, metadata["name"])
         if event_type == "DELETED":
             self.jobs.pop(job_key, None)
-            self.pods.pop(job_key, None)
-            self._background.spawn(self._job_deleted(namespace, run), f"{object_ref(namespace, run)} Job deleted")
+            pods = self.pods.pop(job_key, None)
+            self._background.spawn(self._job_deleted(namespace, run, body, pods), f"{object_ref(namespace, run)} Job deleted")
             return
         self.jobs[job_key] = body
         self._background.spawn(self._refresh_run(namespace, run, job_key), f"{object_ref(namespace, run)} Job status")
@@ -162,11 +162,20 @@ class RunTracker:
             if not (job.get("metadata") or {}).get("deletionTimestamp"):
                 await self.kube.delete_job(namespace, job_key[1])
 
-    async def _job_deleted(self, namespace: str, run: str) -> None:
+    async def _job_deleted(self, namespace: str, run: str, job: Body, pods: runstatus.PodInfo | None) -> None:
+        # The DELETED event carries the Job's last state. A Job removed after it finished
+        # (ttlSecondsAfterFinished, or by hand) ends its run with that outcome, even when the
+        # event that it finished has not been handled yet.
+        finished = job if planning.job_finished(job) else None
+        deleted = job["metadata"]["name"]
         now = utcnow()
-        await self._write_retrying(
-            namespace, run, lambda s: runstatus.derive_status(s, None, None, now, job_deleted=True)
-        )
+
+        def change(status: JobRunStatus) -> JobRunStatus:
+            if status.jobName and status.jobName != deleted:
+                return status  # the Job of an earlier attempt; the run has moved on to a retry
+            return runstatus.derive_status(status, finished, pods, now, job_deleted=True)
+
+        await self._write_retrying(namespace, run, change)
 
     async def _write_retrying(
         self, namespace: str, name: str, change: Callable[[JobRunStatus], JobRunStatus]
