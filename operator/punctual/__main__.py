@@ -14,6 +14,8 @@ import sys
 
 import kopf
 
+from punctual import logservice
+
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
@@ -55,7 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--verbose", "-v", action="store_true", default=_env_flag("PUNCTUAL_VERBOSE"),
         help="log at DEBUG level, including kopf's own processing (env PUNCTUAL_VERBOSE=1)",
     )
+    logservice.add_arguments(parser)
     args = parser.parse_args(argv)
+    args.log_options = logservice.options_from_args(parser, args)
     if not args.namespace and os.environ.get("PUNCTUAL_NAMESPACES"):
         args.namespace = [ns.strip() for ns in os.environ["PUNCTUAL_NAMESPACES"].split(",") if ns.strip()]
     return args
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     from punctual import handlers  # noqa: F401  (registers the handlers)
+
+    logservice.configure(args.log_options)
 
     if args.webhook:
         from punctual import webhook
