@@ -213,6 +213,58 @@ def test_helm_template_webhook(helm: Path) -> None:
     ]
 
 
+def test_helm_template_log_archive(helm: Path) -> None:
+    objects = render_chart(helm, "logs.archive.enabled=true", "logs.archive.port=8099", "logs.archive.maxBytes=67108864")
+    claim = only(objects, "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "punctual-logs"
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    service = only(objects, "Service")
+    assert service["metadata"]["name"] == "punctual-logs"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8099, "targetPort": "logs", "protocol": "TCP"}]
+
+    deployment = only(objects, "Deployment")
+    container = container_of(deployment)
+    for expected in (
+        "--log-archive-dir=/var/lib/punctual/logs",
+        "--log-archive-url=http://punctual-logs.punctual-system.svc:8099",
+        "--log-server-port=8099",
+        # Not 6.7108864e+07: values.yaml numbers are floats to Helm.
+        "--log-archive-max-bytes=67108864",
+    ):
+        assert expected in container["args"]
+    assert {"name": "logs", "containerPort": 8099, "protocol": "TCP"} in container["ports"]
+    assert {"name": "log-archive", "mountPath": "/var/lib/punctual/logs"} in container["volumeMounts"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "log-archive", "persistentVolumeClaim": {"claimName": "punctual-logs"}} in volumes
+    # The non-root user writes to the volume through its group.
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 65532
+
+
+def test_helm_template_existing_claim(helm: Path) -> None:
+    objects = render_chart(helm, "logs.archive.enabled=true", "logs.archive.persistence.existingClaim=run-logs")
+    assert [obj for obj in objects if obj["kind"] == "PersistentVolumeClaim"] == []
+    volumes = only(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "log-archive", "persistentVolumeClaim": {"claimName": "run-logs"}} in volumes
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], []),
+        (
+            ["logs.tailBytes=65536", "logs.snapshotSeconds=0", "logs.captureWorkers=2"],
+            ["--log-tail-bytes=65536", "--log-snapshot-seconds=0", "--log-capture-workers=2"],
+        ),
+    ],
+    ids=["operator-defaults", "set"],
+)
+def test_helm_template_log_capture(helm: Path, values: list[str], expected: list[str]) -> None:
+    args = container_of(only(render_chart(helm, *values), "Deployment"))["args"]
+    # Unset values pass no option, so the operator's own defaults apply. But
+    # snapshotSeconds=0 (snapshots off) is a value and must be passed.
+    assert [arg for arg in args if arg.startswith("--log-")] == expected
+
+
 def test_helm_template_metrics(helm: Path) -> None:
     objects = render_chart(helm, "metrics.enabled=true", "metrics.serviceMonitor.enabled=true")
     service = only(objects, "Service")
@@ -299,8 +351,13 @@ def test_kustomize_server_dry_run(cluster: Any, kubectl: Path, crds: None, names
 
 @pytest.mark.parametrize(
     "values",
-    [[], ["webhook.enabled=true", "metrics.enabled=true", "logLevel=debug"], ["watchNamespaces={NAMESPACE}"]],
-    ids=["defaults", "webhook-and-metrics", "namespaced"],
+    [
+        [],
+        ["webhook.enabled=true", "metrics.enabled=true", "logLevel=debug", "rbac.readSecrets=true"],
+        ["logs.archive.enabled=true", "logs.tailBytes=4096"],
+        ["watchNamespaces={NAMESPACE}"],
+    ],
+    ids=["defaults", "webhook-and-metrics", "log-archive", "namespaced"],
 )
 def test_helm_output_server_dry_run(
     cluster: Any, helm: Path, kubectl: Path, crds: None, namespace: str, values: list[str]
@@ -416,6 +473,7 @@ NAMESPACED_ALLOWED = [
     *[(verb, f"{plural}.punctual.dev", "status") for plural in ("scheduledjobs", "jobruns") for verb in ("get", "update", "patch")],
     *[(verb, "jobs.batch") for verb in ("get", "list", "watch", "create", "delete", "patch")],
     *[(verb, "pods") for verb in ("get", "list", "watch")],
+    ("get", "pods", "log"),
     *[(verb, resource) for resource in ("events", "events.events.k8s.io") for verb in ("create", "patch")],
 ]
 # What it must not do in those namespaces.
@@ -427,7 +485,6 @@ NAMESPACED_DENIED = [
     ("get", "configmaps"),
     ("create", "pods"),
     ("delete", "pods"),
-    ("get", "pods", "log"),
     ("create", "pods", "exec"),
     ("create", "cronjobs.batch"),
     ("create", "deployments.apps"),
@@ -527,6 +584,19 @@ def test_webhook_permissions(cluster: Any, kubectl: Path, install_chart: Callabl
     assert_permissions(kubectl, cluster.kubeconfig, account, expected)
 
 
+def test_read_secrets_permission(cluster: Any, kubectl: Path, install_chart: Callable[..., str], namespace: str) -> None:
+    release = install_chart("rbac.readSecrets=true")
+    account = f"system:serviceaccount:{namespace}:{release}"
+    expected: list[tuple[tuple[str, ...], str | None, bool]] = [
+        (("get", "secrets"), namespace, True),
+        # A Secret named by a notify sink, never a listing of them.
+        (("list", "secrets"), namespace, False),
+        (("watch", "secrets"), namespace, False),
+        (("create", "secrets"), namespace, False),
+    ]
+    assert_permissions(kubectl, cluster.kubeconfig, account, expected)
+
+
 # --------------------------------------------------------------------------- the operator as the ServiceAccount
 
 
@@ -574,22 +644,32 @@ def test_operator_runs_as_service_account(
     mode: str,
 ) -> None:
     liveness_port = free_port()
+    log_port = free_port()
     values = [f"liveness.port={liveness_port}"]
     if mode == "namespaced":
-        values.append(f"watchNamespaces={{{namespace}}}")
+        # This mode also archives run logs, with the chart's --log-* options.
+        values += [f"watchNamespaces={{{namespace}}}", "logs.archive.enabled=true", f"logs.archive.port={log_port}"]
     release = install_chart(*values)
 
-    # The operator gets the arguments of the chart's Deployment, with two
-    # changes. Its liveness endpoint stays on loopback here. And it serves only
-    # the test's namespace (Operator adds --namespace), even in cluster-wide
-    # mode, because other tests share the local cluster and their ScheduledJobs
-    # must not run twice. test_cluster_wide_permissions checks that the
-    # ClusterRole grants the same verbs in every namespace.
+    # The operator gets the arguments of the chart's Deployment, with these
+    # changes. Its endpoints listen on loopback here, and the archive is a
+    # local folder in place of the pod's volume. And it serves only the test's
+    # namespace (Operator adds --namespace), even in cluster-wide mode,
+    # because other tests share the local cluster and their ScheduledJobs must
+    # not run twice. test_cluster_wide_permissions checks that the ClusterRole
+    # grants the same verbs in every namespace.
     deployment = only(render_chart(helm, *values, namespace=namespace, release=release), "Deployment")
-    args = [arg.replace("http://0.0.0.0:", "http://127.0.0.1:") for arg in container_of(deployment)["args"]]
+    archive_dir = tmp_path / "archive"
+    args = [
+        arg.replace("http://0.0.0.0:", "http://127.0.0.1:").replace("=/var/lib/punctual/logs", f"={archive_dir}")
+        for arg in container_of(deployment)["args"]
+    ]
     scope = "--all-namespaces" if mode == "cluster-wide" else f"--namespace={namespace}"
     assert args[0] == scope
     operator_args = tuple(args[1:])
+    if mode == "namespaced":
+        assert f"--log-archive-dir={archive_dir}" in operator_args
+        operator_args += ("--log-server-host=127.0.0.1",)
 
     kubeconfig = service_account_kubeconfig(kubectl, cluster.kubeconfig, namespace, release, tmp_path / "kubeconfig")
     log_dir = Path(cluster.log_dir) if cluster.log_dir else tmp_path
@@ -618,6 +698,19 @@ def test_operator_runs_as_service_account(
             timeout=30,
             what=f"JobRun {first_run} to reach phase Succeeded",
         )
+        # The captured log tail needs pods/log. KWOK serves the same text for every pod.
+        def final_logs() -> dict[str, Any] | None:
+            logs = api.job_run(first_run).get("status", {}).get("logs") or {}
+            return logs if logs.get("final") else None
+
+        logs = eventually(final_logs, timeout=30, what=f"the final log capture of JobRun {first_run}")
+        assert logs.get("tail") == localcluster.POD_LOG_TEXT, f"log capture failed: {logs.get('note')}"
+        if mode == "namespaced":
+            service_url = f"http://{release}-logs.{namespace}.svc:{log_port}"
+            assert logs["archiveRef"] == f"{service_url}/logs/{namespace}/{first_run}?attempt=1"
+            local_url = f"http://127.0.0.1:{log_port}/logs/{namespace}/{first_run}"
+            with urllib.request.urlopen(local_url, timeout=5) as response:
+                assert response.read().decode() == localcluster.POD_LOG_TEXT
         assert operator.alive, "the operator exited"
     finally:
         operator.stop()

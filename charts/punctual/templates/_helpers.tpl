@@ -59,6 +59,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-webhook" (include "punctual.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{- define "punctual.logsServiceName" -}}
+{{- printf "%s-logs" (include "punctual.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "punctual.logArchiveDir" -}}
+/var/lib/punctual/logs
+{{- end }}
+
 {{/*
 Command-line arguments of punctual-operator (operator/punctual/__main__.py).
 */}}
@@ -75,6 +83,25 @@ Command-line arguments of punctual-operator (operator/punctual/__main__.py).
 - --liveness=http://0.0.0.0:{{ .Values.liveness.port }}{{ .Values.liveness.path }}
 {{- if eq .Values.logLevel "debug" }}
 - --verbose
+{{- end }}
+{{- with .Values.logs }}
+{{- if not (kindIs "invalid" .tailBytes) }}
+- --log-tail-bytes={{ .tailBytes | int64 }}
+{{- end }}
+{{- if not (kindIs "invalid" .snapshotSeconds) }}
+- --log-snapshot-seconds={{ .snapshotSeconds }}
+{{- end }}
+{{- if not (kindIs "invalid" .captureWorkers) }}
+- --log-capture-workers={{ .captureWorkers | int64 }}
+{{- end }}
+{{- end }}
+{{- if .Values.logs.archive.enabled }}
+- --log-archive-dir={{ include "punctual.logArchiveDir" . }}
+- --log-archive-url=http://{{ include "punctual.logsServiceName" . }}.{{ .Release.Namespace }}.svc:{{ .Values.logs.archive.port }}
+- --log-server-port={{ .Values.logs.archive.port }}
+{{- if not (kindIs "invalid" .Values.logs.archive.maxBytes) }}
+- --log-archive-max-bytes={{ .Values.logs.archive.maxBytes | int64 }}
+{{- end }}
 {{- end }}
 {{- if .Values.webhook.enabled }}
 - --webhook

@@ -28,10 +28,20 @@ Rules on namespaced resources.
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete", "patch"]
 # The pods of the Jobs, for the time a run started and a failed container's
-# exit code. The operator reads no pod logs.
+# exit code, and their logs, which the operator copies into JobRun status.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
+{{- if .Values.rbac.readSecrets }}
+# The Secrets named by spec.notify sinks, which hold their webhook URLs.
+# Only get: the operator reads a Secret by name and never lists them.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
 # The operator and kopf post core/v1 Events; events.k8s.io is the same
 # resource's newer API group.
 - apiGroups: ["", "events.k8s.io"]
