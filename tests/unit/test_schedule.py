@@ -36,7 +36,7 @@ def between(schedule: Schedule, after: datetime, until: datetime) -> list[dateti
 # 2026-11-01 02:00 EDT -> 01:00 EST (06:00 UTC).
 
 
-def test_daily_in_spring_gap_runs_at_gap_end_berlin():
+def test_berlin_daily_spring_gap():
     schedule = parse_schedule("30 2 * * *", time_zone="Europe/Berlin")
 
     runs = between(schedule, utc(2026, 3, 27), utc(2026, 3, 31))
@@ -49,7 +49,7 @@ def test_daily_in_spring_gap_runs_at_gap_end_berlin():
     ]
 
 
-def test_daily_in_repeated_hour_runs_once_berlin():
+def test_berlin_daily_repeated_hour():
     schedule = parse_schedule("30 2 * * *", time_zone="Europe/Berlin")
 
     runs = between(schedule, utc(2026, 10, 24, 12), utc(2026, 10, 25, 12))
@@ -70,7 +70,7 @@ def test_hourly_on_berlin_transition_days():
     assert [run.astimezone(ZoneInfo("Europe/Berlin")).hour for run in autumn] == [2, 2, 3]
 
 
-def test_daily_in_spring_gap_runs_at_gap_end_new_york():
+def test_new_york_daily_spring_gap():
     schedule = parse_schedule("30 2 * * *", time_zone="America/New_York")
 
     runs = between(schedule, utc(2026, 3, 7, 12), utc(2026, 3, 9, 12))
@@ -79,7 +79,7 @@ def test_daily_in_spring_gap_runs_at_gap_end_new_york():
     assert runs[0] == local("America/New_York", 2026, 3, 8, 3, 0)
 
 
-def test_daily_in_repeated_hour_runs_once_new_york():
+def test_new_york_daily_repeated_hour():
     schedule = parse_schedule("30 1 * * *", time_zone="America/New_York")
 
     runs = between(schedule, utc(2026, 10, 31, 12), utc(2026, 11, 2, 12))
@@ -222,6 +222,10 @@ def test_star_day_field_needs_both():
 
 def test_day_of_week_seven_is_sunday():
     assert parse_schedule("0 0 * * 7").next_after(utc(2026, 1, 1)) == utc(2026, 1, 4)
+    assert parse_schedule("0 0 * * 7/2").next_times(utc(2026, 1, 1), 2) == [
+        utc(2026, 1, 4),
+        utc(2026, 1, 11),
+    ]
     assert parse_schedule("0 0 * * 5-7").next_times(utc(2026, 1, 1), 3) == [
         utc(2026, 1, 2),
         utc(2026, 1, 3),
@@ -320,7 +324,7 @@ def test_occurrences_limit_and_empty_range():
     assert schedule.count_between(utc(2026, 1, 2), utc(2026, 1, 1)) == 0
 
 
-def test_count_between_counts_dense_schedules_quickly():
+def test_count_between_dense_schedules():
     every_second = parse_schedule("@every 1s")
     every_minute = parse_schedule("* * * * *", time_zone="Europe/Berlin")
     week = (utc(2026, 3, 1), utc(2026, 3, 8))
@@ -438,6 +442,16 @@ def test_hash_tokens_are_stable():
     assert first.next_times(utc(2026, 1, 1), 3) == second.next_times(utc(2026, 1, 1), 3)
 
 
+def test_schedule_equality_includes_hash_key():
+    first = parse_schedule("H H * * *", hash_key="payments/nightly")
+    same = parse_schedule("H H * * *", hash_key="payments/nightly")
+    other = parse_schedule("H H * * *", hash_key="payments/hourly")
+
+    assert first == same
+    assert hash(first) == hash(same)
+    assert first != other
+
+
 def test_hash_tokens_spread_across_keys():
     minutes = set()
     hours = set()
@@ -470,7 +484,7 @@ def test_hash_tokens_stay_in_range(expression, check):
         assert all(check(run) for run in runs), (key, runs)
 
 
-def test_hash_step_picks_an_offset_within_the_step():
+def test_hash_step_offset():
     offsets = set()
     for key in KEYS:
         runs = parse_schedule("H/15 * * * *", hash_key=key).next_times(utc(2026, 1, 1), 8)
@@ -504,7 +518,7 @@ def test_hash_differs_per_field():
 # --- Jitter
 
 
-def test_jitter_is_deterministic_and_in_range():
+def test_jitter_deterministic_in_range():
     scheduled = utc(2026, 5, 1, 3, 0)
 
     first = jitter_offset("ns/job", scheduled, 300)
@@ -638,7 +652,7 @@ REJECTED = [
 
 
 @pytest.mark.parametrize(("expression", "problem", "fix"), REJECTED)
-def test_rejected_expression_names_field_value_and_fix(expression, problem, fix):
+def test_rejected_expression_message(expression, problem, fix):
     with pytest.raises(ScheduleError) as raised:
         parse_schedule(expression)
 
@@ -652,7 +666,7 @@ def test_rejected_expression_names_field_value_and_fix(expression, problem, fix)
     assert "\n" not in message
 
 
-def test_rejected_list_entry_names_its_index():
+def test_rejected_list_entry_index():
     with pytest.raises(ScheduleError) as raised:
         parse_schedule(["@daily", "0 0 * * *", "*/5 * * * * *"])
 

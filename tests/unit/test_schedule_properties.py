@@ -112,7 +112,7 @@ def test_latest_at_or_before_is_last_occurrence(case, window_seconds):
     cron_expressions(croniter_compatible=True).filter(accepted),
     st.data(),
 )
-def test_occurrences_match_expression_in_local_time(zone_name, expression, data):
+def test_occurrences_match_local_time(zone_name, expression, data):
     # croniter is the independent oracle for field matching. The DST rule is
     # Punctual's own, so instants whose local time is skipped or repeated are left out.
     zone = ZoneInfo(zone_name)

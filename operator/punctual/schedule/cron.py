@@ -1,6 +1,6 @@
 """The five-field cron dialect: parsing, H tokens and day matching.
 
-Two rules come from Vixie cron (ISC cron 4.1, as shipped by Debian and the BSDs):
+Two rules come from Vixie cron (ISC cron 4.1, as in OpenBSD's entry.c and cron.c):
 ``load_entry`` in entry.c flags a field as a wildcard when its first character is
 ``*``, and ``find_jobs`` in cron.c uses those flags. When the day-of-month or the
 day-of-week field is a wildcard, a day must match both fields, and otherwise either

@@ -99,12 +99,12 @@ class _ExplicitInstants:
 _Batch = _RegularDay | _ExplicitInstants
 
 
+@dataclass(frozen=True)
 class CronTimes:
     """The occurrences of a CronSpec in a time zone, as aware UTC datetimes."""
 
-    def __init__(self, spec: CronSpec, zone: ZoneInfo) -> None:
-        self.spec = spec
-        self.zone = zone
+    spec: CronSpec
+    zone: ZoneInfo
 
     def iter_after(self, after: datetime) -> Iterator[datetime]:
         # Each pass searches one horizon ahead of the last occurrence, so the iterator

@@ -31,7 +31,8 @@ class Schedule:
 
     expressions: tuple[str, ...]
     time_zone: str
-    _sources: tuple[_TimeSource, ...] = field(repr=False, compare=False)
+    # Parsed expressions, compared too: the same text with another hash key differs.
+    _sources: tuple[_TimeSource, ...] = field(repr=False)
 
     def next_after(self, instant: datetime) -> datetime | None:
         """Return the first occurrence strictly after ``instant``.
