@@ -43,10 +43,10 @@ def next_expiry(runs: list[RunView], ttl_seconds: int | None, now: datetime) -> 
 
 
 class ExpiryTimer:
-    """Calls on_due(key) when a ScheduledJob's next run expiry is due; one pending time per key.
+    """A timer that calls on_due(key) when a ScheduledJob's next run expiry is due, with one pending time per key.
 
     It has its own queue and task, started at the first set(), so the
-    scheduling queue holds only occurrences.
+    scheduling queue contains only occurrences.
     """
 
     def __init__(self, on_due: Callable[[Hashable], None]) -> None:

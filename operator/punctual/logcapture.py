@@ -26,7 +26,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -34,6 +33,7 @@ from pydantic import ValidationError
 
 from punctual import logtail
 from punctual.archive import LogArchive
+from punctual.background import Background
 from punctual.kube import JOB_RUNS, Body, Kube
 from punctual.models import GROUP, VERSION, JobRunStatus, RunLogs
 from punctual.naming import LABEL_JOB_RUN
@@ -200,17 +200,17 @@ class LogCapture:
         """Pods whose final capture is queued or done: (namespace, pod)."""
         self._checked_runs: set[tuple[str, str, str]] = set()
         """Finished runs whose fallback capture was requested: (namespace, run, job)."""
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background()
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         for number in range(self.settings.workers):
-            self._spawn(self._worker(), f"log capture worker {number + 1}")
+            self._background.spawn(self._worker(), f"log capture worker {number + 1}")
         if self.settings.snapshot_seconds > 0:
-            self._spawn(self._snapshot_loop(), "log snapshots")
+            self._background.spawn(self._snapshot_loop(), "log snapshots")
         if self.archive is not None:
-            self._spawn(self._sweep_loop(), "log archive sweep")
+            self._background.spawn(self._sweep_loop(), "log archive sweep")
         logger.info(
             "log capture started: tail %d bytes per run, %d workers, snapshots %s, archive %s",
             self.settings.tail_bytes,
@@ -220,21 +220,7 @@ class LogCapture:
         )
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _spawn(self, coroutine: Awaitable[Any], what: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._tasks.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                logger.error("%s failed: %r", what, finished.exception(), exc_info=finished.exception())
-
-        task.add_done_callback(done)
-        return task
+        await self._background.stop()
 
     @property
     def queued(self) -> int:
@@ -269,7 +255,7 @@ class LogCapture:
         if event_type == "DELETED":
             self._checked_runs = {entry for entry in self._checked_runs if entry[:2] != (namespace, name)}
             if self.archive is not None:
-                self._spawn(self._delete_archive(namespace, name), f"{_ref(namespace, name)} archive deletion")
+                self._background.spawn(self._delete_archive(namespace, name), f"{_ref(namespace, name)} archive deletion")
             return
         try:
             status = JobRunStatus.model_validate(body.get("status") or {})
@@ -279,7 +265,7 @@ class LogCapture:
         if job is None or (namespace, name, job) in self._checked_runs:
             return
         self._checked_runs.add((namespace, name, job))
-        self._spawn(
+        self._background.spawn(
             self._enqueue_later(CaptureRequest(namespace, name, job, None, final=True)),
             f"{_ref(namespace, name)} finished-run log check",
         )

@@ -77,7 +77,10 @@ class HttpServer:
         except OSError as error:
             await self._runner.cleanup()
             self._runner = None
-            raise OSError(f"cannot listen on {self.host}:{self.port} for the log endpoint: {error}") from error
+            raise OSError(
+                f"cannot listen on {self.host}:{self.port} for the log endpoint: {error}; "
+                "choose another --log-server-port"
+            ) from error
         logger.info("serving archived logs at http://%s:%d/logs/<namespace>/<run>", self.host, self.port)
 
     async def stop(self) -> None:

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--log-capture-workers", type=int, default=_env_int("PUNCTUAL_LOG_CAPTURE_WORKERS", 4),
-        help="pod logs read at the same time (env PUNCTUAL_LOG_CAPTURE_WORKERS; default 4)",
+        help="maximum number of pod logs read at the same time (env PUNCTUAL_LOG_CAPTURE_WORKERS; default 4)",
     )
     group.add_argument(
         "--log-archive-dir", type=Path, default=os.environ.get("PUNCTUAL_LOG_ARCHIVE_DIR") or None,

@@ -9,11 +9,12 @@ tests start a small cluster of their own when it lacks the rule.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,25 +54,36 @@ def http_get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-@pytest.fixture
-def start_operator(cluster: Any, crds: None, namespace: str, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Start the operator on the shared cluster with extra command-line options."""
+@contextlib.contextmanager
+def operators(
+    kubeconfig: str, namespace: str, log_dir: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Operator]]:
+    """Yield a function that starts the operator with extra command-line options; stop all it started at exit."""
     started: list[Operator] = []
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"operator-{request.node.name}.log"
+    log_path.unlink(missing_ok=True)
 
     def start(*extra_args: str) -> Operator:
-        log_dir = Path(cluster.log_dir) if cluster.log_dir else REPO_ROOT / ".punctual" / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"operator-{request.node.name}.log"
-        log_path.unlink(missing_ok=True)
-        running = Operator(cluster.kubeconfig, namespace, log_path, tuple(extra_args))
+        running = Operator(kubeconfig, namespace, log_path, tuple(extra_args))
         request.node.punctual_operator = running
         started.append(running)
         running.start()
         return running
 
-    yield start
-    for running in started:
-        running.stop()
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.stop()
+
+
+@pytest.fixture
+def start_operator(cluster: Any, crds: None, namespace: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Start the operator on the shared cluster with extra command-line options."""
+    log_dir = Path(cluster.log_dir) if cluster.log_dir else REPO_ROOT / ".punctual" / "logs"
+    with operators(cluster.kubeconfig, namespace, log_dir, request) as start:
+        yield start
 
 
 def test_log_tail_outlives_job_ttl(api: Api, cluster: Any, start_operator: Any, namespace: str):
@@ -236,21 +248,9 @@ def _namespace_absent(core: client.CoreV1Api, name: str) -> bool:
 
 @pytest.fixture
 def big_log_operator(big_log_cluster: BigLogCluster, big_log_api: Api, request: pytest.FixtureRequest) -> Iterator[Any]:
-    started: list[Operator] = []
-
-    def start(*extra_args: str) -> Operator:
-        log_path = big_log_cluster.log_dir / f"operator-{request.node.name}.log"
-        if not started:
-            log_path.unlink(missing_ok=True)
-        running = Operator(big_log_cluster.kubeconfig, big_log_api.namespace, log_path, tuple(extra_args))
-        request.node.punctual_operator = running
-        started.append(running)
-        running.start()
-        return running
-
-    yield start
-    for running in started:
-        running.stop()
+    """Start the operator on the big-log cluster with extra command-line options."""
+    with operators(big_log_cluster.kubeconfig, big_log_api.namespace, big_log_cluster.log_dir, request) as start:
+        yield start
 
 
 def one_finished_run(api: Api, scheduled_job: str) -> dict[str, Any]:
