@@ -14,7 +14,7 @@ import sys
 
 import kopf
 
-from punctual import logservice
+from punctual import logservice, metrics
 
 
 def _env_flag(name: str) -> bool:
@@ -58,8 +58,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="log at DEBUG level, including kopf's own processing (env PUNCTUAL_VERBOSE=1)",
     )
     logservice.add_arguments(parser)
+    metrics.add_arguments(parser)
     args = parser.parse_args(argv)
     args.log_options = logservice.options_from_args(parser, args)
+    metrics.configure(parser, args)
     if not args.namespace and os.environ.get("PUNCTUAL_NAMESPACES"):
         args.namespace = [ns.strip() for ns in os.environ["PUNCTUAL_NAMESPACES"].split(",") if ns.strip()]
     return args

@@ -67,9 +67,11 @@ from punctual.naming import (
     run_name,
 )
 from punctual.background import Background, retrying
+from punctual.metrics import Metrics
 from punctual.runtracker import RunTracker, fresher
 from punctual.schedule import Schedule, ScheduleError, jitter_offset, parse_schedule
 from punctual.scheduler import Scheduler
+from punctual.supervisor import RunTimer, Supervisor
 
 logger = logging.getLogger("punctual")
 
@@ -123,12 +125,17 @@ class Entry:
 
 
 class Controller:
-    def __init__(self, kube: Kube, *, max_concurrent_firings: int = MAX_CONCURRENT_FIRINGS) -> None:
+    def __init__(
+        self, kube: Kube, *, max_concurrent_firings: int = MAX_CONCURRENT_FIRINGS, metrics: Metrics | None = None
+    ) -> None:
         self.kube = kube
         self.background = Background()
         self.scheduler = Scheduler(self._dispatch)
         self.expiry = history.ExpiryTimer(self.request_refresh)
-        self.runs = RunTracker(kube, self.background, self._on_transition, self._on_manual_run)
+        self.supervisor = Supervisor(self, metrics or Metrics())
+        self.runs = RunTracker(
+            kube, self.background, self._on_transition, self._on_manual_run, amend=self.supervisor.amend
+        )
         self.entries: dict[Key, Entry] = {}
         self._sj_locks: dict[Key, asyncio.Lock] = {}
         self._firing_slots = asyncio.Semaphore(max_concurrent_firings)
@@ -136,6 +143,7 @@ class Controller:
         self._manual_pending: set[Key] = set()
 
     async def stop(self) -> None:
+        await self.supervisor.stop()
         await self.expiry.stop()
         await self.background.stop()
 
@@ -252,6 +260,7 @@ class Controller:
                 conditions=conditions,
             )
             self.entries[key] = entry
+        self.supervisor.on_spec(entry)
         if spec.suspend:
             return
         if entry.loaded:
@@ -346,6 +355,7 @@ class Controller:
         key = (namespace, name)
         self.scheduler.remove(key)
         self.expiry.remove(key)
+        self.supervisor.forget(namespace, name)
         lock = self._sj_locks.get(key)
         if lock is not None and not lock.locked():
             del self._sj_locks[key]
@@ -363,6 +373,9 @@ class Controller:
 
     def _dispatch(self, key: Hashable, occurrence: datetime) -> None:
         """Hand a due occurrence to its own task and queue the next one (called by the scheduler loop)."""
+        if isinstance(key, RunTimer):
+            self.supervisor.on_due(key)
+            return
         entry = self.entries.get(key)  # type: ignore[arg-type]
         if entry is None or entry.spec.suspend:
             return
@@ -572,7 +585,7 @@ class Controller:
             views.append(planning.run_view(fresher(run, cached), jobs))
         return views
 
-    def _job_body(self, entry: Entry, run: Body, occurrence: datetime) -> Body:
+    def _job_body(self, entry: Entry, run: Body, occurrence: datetime, attempt_job: str | None = None) -> Body:
         template = entry.spec.jobTemplate
         run_metadata = run["metadata"]
         labels = {**(template.metadata.labels if template.metadata and template.metadata.labels else {})}
@@ -593,7 +606,7 @@ class Controller:
             "apiVersion": "batch/v1",
             "kind": "Job",
             "metadata": {
-                "name": job_name(run_metadata["name"]),
+                "name": attempt_job or job_name(run_metadata["name"]),
                 "namespace": entry.namespace,
                 "labels": labels,
                 "annotations": annotations,
@@ -602,9 +615,10 @@ class Controller:
             "spec": spec,
         }
 
-    async def _create_job(self, entry: Entry, run: Body, occurrence: datetime) -> None:
+    async def _create_job(self, entry: Entry, run: Body, occurrence: datetime, attempt_job: str | None = None) -> None:
+        """Create a run's Job (attempt_job names a retry's Job) and record it, or record why it was rejected."""
         name = run["metadata"]["name"]
-        body = self._job_body(entry, run, occurrence)
+        body = self._job_body(entry, run, occurrence, attempt_job)
         try:
             job, created = await self.kube.create_job(entry.namespace, body)
         except ApiException as error:
@@ -649,10 +663,11 @@ class Controller:
     async def _cancel(self, entry: Entry, name: str, message: str) -> None:
         """Cancel an active run (Replace): mark it Cancelled first, then delete its Job."""
         now = utcnow()
-        await self.runs.write_status(
+        cancelled = await self.runs.write_status(
             entry.namespace, name, lambda s: runstatus.finish(s, RunPhase.CANCELLED, runstatus.REASON_REPLACED, message, now)
         )
-        await self.kube.delete_job(entry.namespace, job_name(name))
+        # After a retry the current Job is an attempt Job, not the run's first.
+        await self.kube.delete_job(entry.namespace, (cancelled.jobName if cancelled else None) or job_name(name))
         logger.info("%s cancelled JobRun %s and deleted its Job: %s", object_ref(*entry.key), name, message)
 
     async def _start_waiting(self, entry: Entry, name: str) -> None:
@@ -700,6 +715,7 @@ class Controller:
 
     def _on_transition(self, run: Body, old: JobRunStatus, new: JobRunStatus) -> None:
         """Repeat a JobRun's Events on its ScheduledJob and refresh the ScheduledJob's summary."""
+        self.supervisor.on_transition(run, old, new)
         namespace = run["metadata"]["namespace"]
         sj_name = (run.get("spec") or {}).get("scheduledJobName")
         if not sj_name:
@@ -829,6 +845,8 @@ class Controller:
         previous = _sj_status(entry.body).lastSuccessfulTime
         summary = planning.summarize(kept, previous)
         await self.kube.patch_status(SCHEDULED_JOBS, entry.namespace, entry.name, summary.status_patch())
+        # views still has the runs pruned above, so the failure streak counts each finished run once.
+        await self.supervisor.after_refresh(entry, views, len(summary.active))
 
 
 def _sj_status(body: Body) -> ScheduledJobStatus:

@@ -10,6 +10,7 @@ RBAC the operator needs (cluster-wide, or per namespace with --namespace):
 - batch jobs: get, list, watch, create, delete
 - core pods: get, list, watch (to see when a run's pod starts running and how it exits)
 - core pods/log: get (to capture each run's log into its JobRun status)
+- core secrets: get (to read the webhook URLs of spec.notify[].urlSecretRef)
 - core events and events.k8s.io events: create, patch
 - apiextensions.k8s.io customresourcedefinitions: get, list, watch (kopf scans the resources it serves)
 - core namespaces: get, list, watch (kopf, for --namespace patterns)
@@ -34,6 +35,7 @@ import kopf
 from punctual.controller import Controller
 from punctual.kube import Kube, load_config
 from punctual.logservice import LogService
+from punctual.metrics import Metrics, MetricsServer
 from punctual.models import GROUP, VERSION
 from punctual.naming import LABEL_JOB_RUN, LABEL_SCHEDULED_JOB
 
@@ -46,6 +48,7 @@ class _State:
     controller: Controller | None = None
     scheduler_task: asyncio.Task[None] | None = None
     logs: LogService | None = None
+    metrics_server: MetricsServer | None = None
 
 
 state = _State()
@@ -78,8 +81,14 @@ def configure(settings: kopf.OperatorSettings) -> None:
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     configure(settings)
     api = await load_config()
-    state.controller = Controller(Kube(api))
+    metrics = Metrics()
+    state.metrics_server = MetricsServer(metrics)
+    await state.metrics_server.start()
+    state.controller = Controller(Kube(api), metrics=metrics)
+    state.controller.supervisor.start()
     state.scheduler_task = asyncio.create_task(state.controller.scheduler.run(), name="punctual-scheduler")
+    # Standalone (kopf peering off), so this instance schedules runs from its start to its end.
+    metrics.set_leader(True)
     runs = state.controller.runs
     state.logs = LogService(state.controller.kube, runs.write_status, lambda ns, name: runs.job_runs.get((ns, name)))
     await state.logs.start()
@@ -94,8 +103,11 @@ async def cleanup(**_: Any) -> None:
         state.scheduler_task.cancel()
         await asyncio.gather(state.scheduler_task, return_exceptions=True)
     if state.controller is not None:
+        state.controller.supervisor.metrics.set_leader(False)
         await state.controller.stop()
         await state.controller.kube.close()
+    if state.metrics_server is not None:
+        await state.metrics_server.stop()
     logger.info("Punctual operator stopped")
 
 
@@ -122,6 +134,7 @@ async def scheduled_job_event(type: str | None, namespace: str, name: str, **_: 
 async def job_run_event(type: str | None, body: kopf.Body, **_: Any) -> None:
     plain = _plain(body)
     _controller().runs.on_job_run_event(type, plain)
+    _controller().supervisor.on_run_event(type, plain)
     if state.logs is not None:
         state.logs.capture.on_job_run_event(type, plain)
 

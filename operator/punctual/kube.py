@@ -118,6 +118,11 @@ class Kube:
             GROUP, VERSION, namespace, plural, name, {"metadata": metadata}, _content_type=MERGE_PATCH
         )
 
+    async def patch_spec(self, plural: str, namespace: str, name: str, spec: Body) -> Body:
+        return await self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name, {"spec": spec}, _content_type=MERGE_PATCH
+        )
+
     async def delete_job_run(self, namespace: str, name: str) -> None:
         try:
             await self.custom.delete_namespaced_custom_object(

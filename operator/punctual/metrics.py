@@ -8,9 +8,15 @@ removed with it.
 
 from __future__ import annotations
 
+import argparse
+import logging
+import os
 import platform
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
+
+from aiohttp import web
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,7 +40,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     VERSION = "unknown"
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+logger = logging.getLogger("punctual.metrics")
+
 
 # From 50 ms (the scheduler's normal lag) to 10 minutes (a catch-up or an overloaded API server).
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -150,3 +157,75 @@ class Metrics:
                 metric.remove(*values)
             except KeyError:
                 pass
+
+
+# ---------------------------------------------------------------- the /metrics endpoint
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "0.0.0.0"  # noqa: S104 (Prometheus scrapes the pod IP)
+    port: int = 0
+    """0: no metrics endpoint."""
+
+
+_options = ServerOptions()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("metrics")
+    group.add_argument(
+        "--metrics-port", type=int, default=int(os.environ.get("PUNCTUAL_METRICS_PORT") or 0),
+        help="serve Prometheus metrics at http://<host>:<port>/metrics (env PUNCTUAL_METRICS_PORT; "
+        "default 0, no endpoint)",
+    )
+    group.add_argument(
+        "--metrics-host", default=os.environ.get("PUNCTUAL_METRICS_HOST", ServerOptions.host),
+        help=f"address the metrics endpoint listens on (env PUNCTUAL_METRICS_HOST; default {ServerOptions.host})",
+    )
+
+
+def configure(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Store the parsed metrics options for the next MetricsServer; report an invalid port through parser.error."""
+    global _options
+    if not 0 <= args.metrics_port < 65536:
+        parser.error(f"--metrics-port {args.metrics_port} is not a TCP port: choose 1 to 65535, or 0 for none")
+    _options = ServerOptions(host=args.metrics_host, port=args.metrics_port)
+
+
+class MetricsServer:
+    """GET /metrics in the Prometheus text format, on its own aiohttp server."""
+
+    def __init__(self, metrics: Metrics, options: ServerOptions | None = None) -> None:
+        self.metrics = metrics
+        self.options = options or _options
+        self._runner: web.AppRunner | None = None
+
+    async def _get(self, request: web.Request) -> web.Response:
+        response = web.Response(body=self.metrics.render())
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def start(self) -> None:
+        """Start listening, unless the port is 0; raise OSError when the port cannot be bound."""
+        if not self.options.port:
+            return
+        app = web.Application()
+        app.router.add_get("/metrics", self._get)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.options.host, self.options.port).start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            raise OSError(
+                f"cannot listen on {self.options.host}:{self.options.port} for metrics: {error}; "
+                f"choose another --metrics-port"
+            ) from error
+        logger.info("serving metrics at http://%s:%d/metrics", self.options.host, self.options.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

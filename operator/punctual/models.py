@@ -506,7 +506,7 @@ class Notification(_Model):
             "answered 2xx. Failed: given up; a request whose outcome is unknown is never resent."
         )
     )
-    attempts: int = Field(0, ge=0, description="Requests sent so far.")
+    attempts: int = Field(0, ge=0, description="Delivery tries so far, a missing Secret included.")
     lastError: str | None = None
     lastAttemptTime: Time | None = None
     nextAttemptTime: Time | None = None

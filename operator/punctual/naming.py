@@ -59,6 +59,17 @@ def job_name(job_run: str) -> str:
     return _fit(job_run, "")
 
 
+def attempt_job_name(job_run: str, attempt: int) -> str:
+    """Return the Job name of a run's attempt: job_name for the first, ``<run>-a<n>`` for retries.
+
+    The name depends only on the run and the attempt number, so an operator
+    restarted mid-retry finds the Job it created instead of making a second one.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt {attempt} is invalid: attempts count from 1")
+    return job_name(job_run) if attempt == 1 else _fit(job_run, f"a{attempt}")
+
+
 def run_labels(scheduled_job: str, scheduled_time: datetime) -> dict[str, str]:
     return {
         LABEL_SCHEDULED_JOB: label_value(scheduled_job),

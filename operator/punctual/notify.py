@@ -267,6 +267,9 @@ class Notifier:
         self._worker_count = workers
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
+        # One worker at a time handles a JobRun; a run queued again meanwhile is handled once more after.
+        self._busy: set[Key] = set()
+        self._again: set[Key] = set()
         self._in_flight: set[tuple[Key, str, NotifyEvent]] = set()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._workers: list[asyncio.Task[None]] = []
@@ -319,12 +322,21 @@ class Notifier:
         while True:
             key = await self._queue.get()
             self._queued.discard(key)
+            if key in self._busy:
+                self._again.add(key)
+                continue
+            self._busy.add(key)
             try:
                 await self._process(key)
             except asyncio.CancelledError:
                 raise
             except Exception:  # one broken delivery must not stop the worker
                 logger.exception("%s notification delivery failed", object_ref(*key))
+            finally:
+                self._busy.discard(key)
+                if key in self._again:
+                    self._again.discard(key)
+                    self._enqueue(key)
 
     async def _process(self, key: Key) -> None:
         body = self._cached_run(key)
@@ -339,7 +351,7 @@ class Notifier:
         for record in facts.status.notifications or []:
             if record.state == DeliveryState.SENDING and (key, record.sink, record.event) not in self._in_flight:
                 await self._give_up(
-                    key, facts, record,
+                    key, record,
                     "the operator stopped while a request was in flight; not resent, so the webhook never gets it twice",
                 )
             elif record.state == DeliveryState.PENDING:
@@ -348,26 +360,19 @@ class Notifier:
                     continue
                 sink = by_name.get(record.sink)
                 if sink is None:
-                    await self._give_up(key, facts, record, f"sink {record.sink} is no longer in spec.notify")
+                    await self._give_up(key, record, f"sink {record.sink} is no longer in spec.notify")
                     continue
                 await self._deliver(key, record, sink)
 
-    async def _give_up(self, key: Key, facts: RunFacts, record: Notification, error: str) -> None:
-        def fail(status: JobRunStatus) -> JobRunStatus:
-            current = find_record(status, record.sink, record.event)
-            if current is None or current.state != record.state or current.attempts != record.attempts:
-                return status
-            return set_record(status, record.sink, record.event, state=DeliveryState.FAILED, lastError=error,
-                              nextAttemptTime=None)
-
-        written = await self._write_status(key[0], key[1], fail)
-        if written is not None and _state(written, record) == DeliveryState.FAILED:
-            logger.warning("%s notification %s to sink %s failed: %s", object_ref(*key), record.event.value, record.sink, error)
-            self._report(facts, Outcome.FAILED)
+    async def _give_up(self, key: Key, record: Notification, error: str) -> None:
+        """Mark a record Failed without a request, keeping its count of tries."""
+        await self._record_result(key, record, record.attempts, Result(Outcome.FAILED, error), None)
 
     async def _deliver(self, key: Key, record: Notification, sink: NotifySink) -> None:
         namespace, name = key
         flight = (key, record.sink, record.event)
+        if flight in self._in_flight:
+            return
         self._in_flight.add(flight)
         try:
             attempts = record.attempts + 1
@@ -399,17 +404,21 @@ class Notifier:
             self._in_flight.discard(flight)
 
     async def _record_result(
-        self, key: Key, record: Notification, attempts: int, result: Result, now: datetime
+        self, key: Key, record: Notification, attempts: int, result: Result, tried_at: datetime | None
     ) -> None:
+        """Write the outcome of a delivery try (tried_at None: no request was made), then log and report it."""
         if result.outcome == Outcome.RETRY and attempts >= MAX_DELIVERY_ATTEMPTS:
             result = Result(Outcome.FAILED, f"{result.error}; gave up after {attempts} tries")
-        changes: dict[str, Any] = {"attempts": attempts, "lastAttemptTime": now, "lastError": result.error}
+        changes: dict[str, Any] = {"attempts": attempts, "lastError": result.error, "nextAttemptTime": None}
+        if tried_at is not None:
+            changes["lastAttemptTime"] = tried_at
         if result.outcome == Outcome.DELIVERED:
-            changes.update(state=DeliveryState.DELIVERED, nextAttemptTime=None)
+            changes["state"] = DeliveryState.DELIVERED
         elif result.outcome == Outcome.RETRY:
-            changes.update(state=DeliveryState.PENDING, nextAttemptTime=now + timedelta(seconds=retry_delay(attempts)))
+            changes["state"] = DeliveryState.PENDING
+            changes["nextAttemptTime"] = utcnow() + timedelta(seconds=retry_delay(attempts))
         else:
-            changes.update(state=DeliveryState.FAILED, nextAttemptTime=None)
+            changes["state"] = DeliveryState.FAILED
 
         def apply(status: JobRunStatus) -> JobRunStatus:
             current = find_record(status, record.sink, record.event)
@@ -418,10 +427,10 @@ class Notifier:
             return set_record(status, record.sink, record.event, **changes)
 
         written = await self._write_status(key[0], key[1], apply)
-        if written is None:
-            return
+        current = find_record(written, record.sink, record.event) if written is not None else None
+        if current is None or current.state != changes["state"] or current.attempts != attempts:
+            return  # another writer changed the record first, or the JobRun is gone
         body = self._cached_run(key)
-        facts = RunFacts.from_body(body) if body is not None else None
         where = f"{object_ref(*key)} notification {record.event.value} to sink {record.sink}"
         if result.outcome == Outcome.DELIVERED:
             logger.info("%s delivered (try %d)", where, attempts)
@@ -431,10 +440,10 @@ class Notifier:
         else:
             logger.warning("%s failed: %s", where, result.error)
             if body is not None:
-                self.kube.post_event(body, "Warning", "NotificationFailed",
-                                     f"notification {record.event.value} to sink {record.sink} failed: {result.error}")
-        if facts is not None:
-            self._report(facts, result.outcome)
+                message = f"notification {record.event.value} to sink {record.sink} failed: {result.error}"
+                self.kube.post_event(body, "Warning", "NotificationFailed", message)
+        if body is not None:
+            self._report(RunFacts.from_body(body), result.outcome)
 
     def _report(self, facts: RunFacts, outcome: Outcome) -> None:
         if self._on_result is not None:
@@ -472,8 +481,3 @@ class Notifier:
                 return result_of_status(response.status)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             return result_of_error(error, timeout_seconds)
-
-
-def _state(status: JobRunStatus, record: Notification) -> DeliveryState | None:
-    current = find_record(status, record.sink, record.event)
-    return current.state if current is not None else None

@@ -206,9 +206,11 @@ class RunView:
 
     @property
     def active(self) -> bool:
-        """A run whose Job exists (or is recorded) and has not finished."""
+        """A run whose Job exists (or is recorded) and has not finished, or that waits for a retry."""
         if self.phase is not None and self.phase.terminal:
             return False
+        if runstatus.is_retry_pending(self.status):
+            return True
         if self.job_exists:
             return not self.job_finished
         return bool(self.status.jobName)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -25,6 +25,7 @@ logger = logging.getLogger("punctual")
 
 Key = tuple[str, str]  # (namespace, name)
 TransitionCallback = Callable[[Body, JobRunStatus, JobRunStatus], None]
+AmendCallback = Callable[[Body, JobRunStatus, JobRunStatus], Awaitable[JobRunStatus]]
 
 
 class RunTracker:
@@ -36,11 +37,13 @@ class RunTracker:
         background: Background,
         on_transition: TransitionCallback,
         on_manual_run: Callable[[Key], None],
+        amend: AmendCallback | None = None,
     ) -> None:
         self.kube = kube
         self._background = background
         self._on_transition = on_transition
         self._on_manual_run = on_manual_run
+        self._amend = amend
         self._run_locks: dict[Key, asyncio.Lock] = {}
         self.job_runs: dict[Key, Body] = {}
         self.jobs: dict[Key, Body] = {}
@@ -74,6 +77,9 @@ class RunTracker:
                 self.remember(body)
             old = JobRunStatus.model_validate(body.get("status") or {})
             new = change(old)
+            if self._amend is not None:
+                # Retries and owed notifications go into the same write as the change that causes them.
+                new = await self._amend(body, old, new)
             if new == old:
                 return old
             new = runstatus.replace_status(new, observedGeneration=body["metadata"].get("generation"))

@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GROUP, VERSION = "punctual.dev", "v1alpha1"
 SCHEDULED_TIME = "punctual.dev/scheduled-time"
+CRD_FILES = [REPO_ROOT / "crds" / "scheduledjobs.punctual.dev.yaml", REPO_ROOT / "crds" / "jobruns.punctual.dev.yaml"]
 
 T = TypeVar("T")
 
@@ -213,3 +216,42 @@ def job_finished(job: client.V1Job) -> bool:
 def running_jobs(jobs: list[client.V1Job]) -> list[client.V1Job]:
     """Return the Jobs that are neither finished nor being deleted."""
     return [job for job in jobs if not job_finished(job) and job.metadata.deletion_timestamp is None]
+
+
+def install_crds(api_client: client.ApiClient) -> None:
+    """Install (or update) Punctual's CRDs in a cluster and wait until they are served."""
+    extensions = client.ApiextensionsV1Api(api_client)
+    for path in CRD_FILES:
+        body = yaml.safe_load(path.read_text())
+        name = body["metadata"]["name"]
+        try:
+            existing = extensions.read_custom_resource_definition(name)
+            body["metadata"]["resourceVersion"] = existing.metadata.resource_version
+            extensions.replace_custom_resource_definition(name, body)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            extensions.create_custom_resource_definition(body)
+
+    def established() -> bool:
+        for path in CRD_FILES:
+            crd = extensions.read_custom_resource_definition(yaml.safe_load(path.read_text())["metadata"]["name"])
+            conditions = {c.type: c.status for c in (crd.status.conditions or [])}
+            if conditions.get("Established") != "True":
+                return False
+        return True
+
+    eventually(established, timeout=60, what="CRDs Established")
+    # The API server serves a new CRD's resources a moment after Established.
+    custom = client.CustomObjectsApi(api_client)
+    eventually(
+        lambda: _lists(custom, "scheduledjobs") and _lists(custom, "jobruns"), timeout=30, what="CRDs served"
+    )
+
+
+def _lists(custom: client.CustomObjectsApi, plural: str) -> bool:
+    try:
+        custom.list_cluster_custom_object(GROUP, VERSION, plural, limit=1)
+        return True
+    except ApiException:
+        return False

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from punctual import retry, runstatus
+from punctual import naming, retry, runstatus
 from punctual.models import JobRunStatus, RetryPolicy, RetryReason, RunPhase
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -129,3 +130,16 @@ def test_streak_counts_each_run_once():
     assert again.last_failed is None
     later = retry.fold_streak(again.count, again.through, [*runs, run("c", 30, RunPhase.FAILED)])
     assert later.count == 3
+
+
+def test_attempt_job_names_are_fixed():
+    assert naming.attempt_job_name("nightly-1780315200", 1) == naming.job_name("nightly-1780315200")
+    assert naming.attempt_job_name("nightly-1780315200", 2) == "nightly-1780315200-a2"
+    long_run = "x" * naming.MAX_RUN_NAME
+    third = naming.attempt_job_name(long_run, 3)
+    assert len(third) <= naming.MAX_RUN_NAME
+    assert third.endswith("-a3")
+    assert third == naming.attempt_job_name(long_run, 3)
+    assert third != naming.attempt_job_name(long_run, 2)
+    with pytest.raises(ValueError, match="attempt 0 is invalid"):
+        naming.attempt_job_name("nightly-1780315200", 0)
