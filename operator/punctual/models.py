@@ -362,7 +362,7 @@ class ScheduledJobSpec(_Model):
         None,
         max_length=10,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
-        description="Webhooks told about run events. The operator needs RBAC to get Secrets in this namespace.",
+        description="Webhooks that receive run events. The operator needs RBAC to get Secrets in this namespace.",
     )
 
     @property

@@ -31,7 +31,7 @@ REASON_JOB_DELETED = "JobDeleted"
 REASON_DEADLINE_EXCEEDED = "DeadlineExceeded"
 REASON_WAITING = "Waiting"
 REASON_REPLACED = "Replaced"
-# Why an attempt failed, from its pod (describe_failure).
+# Reasons of a failed attempt, from its pod (describe_failure).
 REASON_NON_ZERO_EXIT = "NonZeroExitCode"
 REASON_OOM_KILLED = "OOMKilled"
 REASON_EVICTED = "Evicted"
@@ -82,7 +82,7 @@ class PodInfo:
     disruption_message: str | None = None
     waiting_container: str | None = None
     waiting_reason: str | None = None
-    """Why a container is not running yet, e.g. ImagePullBackOff."""
+    """The reason a container is not running yet, e.g. ImagePullBackOff."""
     waiting_message: str | None = None
     unschedulable: str | None = None
     """The scheduler's message while the pod's PodScheduled condition is False."""
@@ -95,6 +95,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
     starts: list[datetime] = []
     exit_code = container = reason = None
     waiting_container = waiting_reason = waiting_message = None
+
     for container_status in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
         state = container_status.get("state") or {}
         running = state.get("running") or {}
@@ -113,6 +114,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
             waiting_message = waiting.get("message")
     if not starts and status.get("phase") in ("Running", "Succeeded", "Failed") and status.get("startTime"):
         starts.append(parse_time(status["startTime"]))
+
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     disruption = conditions.get("DisruptionTarget") or {}
     disrupted = disruption.get("status") == "True"
@@ -120,6 +122,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
     unschedulable = None
     if scheduled.get("status") == "False":
         unschedulable = scheduled.get("message") or scheduled.get("reason")
+
     return PodInfo(
         start_time=min(starts) if starts else None,
         exit_code=exit_code,
@@ -142,9 +145,9 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
 def merge_pod_info(old: PodInfo | None, new: PodInfo) -> PodInfo:
     """Combine what two pods of the same Job tell.
 
-    The earliest start and a failing exit over a clean one win; a pod's
-    removal cause (eviction, lost node) is kept once seen; the waiting state
-    is the latest pod's.
+    The earliest start wins, and a failing exit wins over a clean one. A pod's
+    removal cause (eviction, lost node) is kept once seen. The waiting state is
+    the latest pod's.
     """
     if old is None:
         return new
@@ -190,8 +193,8 @@ def _with_detail(text: str, detail: str | None) -> str:
 def describe_failure(condition: dict[str, Any], pod: PodInfo) -> tuple[str, str]:
     """Return the reason and message of a Job that failed, from its Failed condition and its pods.
 
-    The message says what happened in the words of the pod's status, and what
-    to change where there is a fix; the Job's own reason ends it.
+    The message states what happened in the words of the pod's status, and
+    what to change where there is a fix. The Job's own reason ends it.
     """
     job_text = _with_detail(f"Job {condition.get('reason') or 'Failed'}", condition.get("message"))
     node = f" {pod.node_name}" if pod.node_name else ""
