@@ -63,7 +63,7 @@ class Metrics:
         registry = self.registry
         self.schedule_lag = Histogram(
             "punctual_schedule_lag_seconds",
-            "Seconds from a run's scheduled time to the creation of its first Job.",
+            "Seconds from a scheduled run's time to the creation of its first Job (trigger Schedule only).",
             SJ_LABELS, buckets=LAG_BUCKETS, registry=registry,
         )
         self.runs_started = Counter(
@@ -124,7 +124,8 @@ class Metrics:
         """Count what one JobRun status change stands for."""
         if new.jobName and not old.jobName:
             self._child(self.runs_started, namespace, scheduled_job, trigger or "Unknown").inc()
-        if new.scheduleLagSeconds is not None and old.scheduleLagSeconds is None:
+        # Catch-up and backfill runs are late by design; their lag would hide the scheduler's own.
+        if trigger == "Schedule" and new.scheduleLagSeconds is not None and old.scheduleLagSeconds is None:
             self._child(self.schedule_lag, namespace, scheduled_job).observe(max(0.0, new.scheduleLagSeconds))
         if new.phase == RunPhase.SKIPPED:
             before = old.skipped.count if old.phase == RunPhase.SKIPPED and old.skipped else 0

@@ -157,6 +157,23 @@ def test_start_sla_warns_with_waiting_reason(api: Api, operator: Operator):
     assert api.jobs("pull")
 
 
+def test_start_sla_deadline_survives_restart(api: Api, operator: Operator):
+    api.create_scheduled_job("late", {
+        "schedule": NEVER, "sla": {"startWithinSeconds": 8}, "jobTemplate": job_template(outcome="pending"),
+    })
+    created = api.create_job_run("late-now", {"scheduledJobName": "late", "trigger": "Manual"})
+    eventually(lambda: api.jobs("late"), timeout=15, what="the Job")
+    # Down across the deadline: the restarted operator must find it in the cluster, not in its memory.
+    operator.kill()
+    time.sleep(max(0.0, 9 - (time.time() - parse_time(created["metadata"]["creationTimestamp"]).timestamp())))
+    assert not condition(api.job_run("late-now"), "StartSLABreached")
+    operator.start()
+    run = eventually(lambda: (r := api.job_run("late-now")) and condition(r, "StartSLABreached") and r, timeout=15,
+                     what="StartSLABreached after the restart")
+    assert condition(run, "StartSLABreached")["status"] == "True"
+    assert "startWithinSeconds 8 s" in condition(run, "StartSLABreached")["message"]
+
+
 def test_start_sla_fail_frees_forbid_schedule(api: Api, operator: Operator):
     api.create_scheduled_job("blocked", {
         "schedule": "@every 8s", "concurrencyPolicy": "Forbid", **HISTORY,

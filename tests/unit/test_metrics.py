@@ -41,6 +41,8 @@ def test_run_lifecycle_is_counted():
     assert value(m, "punctual_schedule_lag_seconds_count", **labels) == 1
     assert value(m, "punctual_schedule_lag_seconds_bucket", le="0.5", **labels) == 1
     assert value(m, "punctual_schedule_lag_seconds_bucket", le="0.25", **labels) == 0
+    m.observe_transition("team", "nightly", "Backfill", JobRunStatus(), runstatus.job_created(JobRunStatus(), "old", 86400, T0))
+    assert value(m, "punctual_schedule_lag_seconds_count", **labels) == 1
 
 
 def test_skip_ranges_count_occurrences_once():
