@@ -134,9 +134,11 @@ class Supervisor:
         try:
             sj = await self.controller.kube.get_custom(SCHEDULED_JOBS, namespace, sj_name)
         except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+            if error.status != 404:
+                raise
+            # Remembered, so later writes do not read it again, until a ScheduledJob of that name loads (on_spec).
+            self._fetched_specs[(namespace, sj_name)] = None
+            return None
         try:
             spec = ScheduledJobSpec.model_validate(sj.get("spec") or {})
         except ValidationError:
