@@ -60,6 +60,7 @@ DAY_FIELD_STAR = "day-field-star"
 ROBFIG_HALF_HOUR_DRIFT = "robfig-half-hour-drift"
 ROBFIG_MIDNIGHT_GAP_DAY = "robfig-midnight-gap-day"
 ROBFIG_REJECTS_DOW_7 = "robfig-rejects-dow-7"
+ROBFIG_FIVE_YEAR_LIMIT = "robfig-five-year-limit"
 
 
 @dataclass(frozen=True)
@@ -283,9 +284,14 @@ def _classify_every(case: Case, punctual: Result, robfig: Result) -> set[str]:
 
 
 def _classify_cron(case: Case, punctual: Result, robfig: Result) -> set[str]:
-    if not punctual.times or not robfig.times:
+    if not punctual.times:
         return set()
-    horizon = min(punctual.times[-1], robfig.times[-1])
+    if len(robfig.times) < case.count:
+        # robfig/cron stopped early: it found nothing more within its search limit,
+        # so every later Punctual instant is a difference too.
+        horizon = punctual.times[-1]
+    else:
+        horizon = min(punctual.times[-1], robfig.times[-1])
     only_punctual = {t for t in punctual.times if t <= horizon} - set(robfig.times)
     only_robfig = {t for t in robfig.times if t <= horizon} - set(punctual.times)
     if not only_punctual and not only_robfig:
@@ -299,7 +305,7 @@ def _classify_cron(case: Case, punctual: Result, robfig: Result) -> set[str]:
             return set()
         classes.add(reason)
     for instant in only_robfig:
-        reason = _explain_robfig_only(instant, spec, zone, case, punctual.times)
+        reason = _explain_robfig_only(instant, spec, zone, case, punctual.times, robfig.times)
         if reason is None:
             return set()
         classes.add(reason)
@@ -329,7 +335,24 @@ def _explain_punctual_only(
     drift = _robfig_half_hour_drift(instant, case, robfig_times)
     if drift and day_matches and _time_matches(spec, naive):
         return ROBFIG_HALF_HOUR_DRIFT
+    if _beyond_robfig_search(instant, zone, case, robfig_times):
+        return ROBFIG_FIVE_YEAR_LIMIT
     return None
+
+
+def _beyond_robfig_search(
+    instant: datetime, zone: ZoneInfo, case: Case, robfig_times: Sequence[datetime]
+) -> bool:
+    """Return whether robfig/cron gave up before ``instant``.
+
+    robfig/cron's Next returns the zero time once its search passes the year five
+    years after the year of the time it started from (spec.go ``yearLimit``).
+    """
+    earlier = [other for other in robfig_times if other < instant]
+    if len(earlier) != len(robfig_times) or len(robfig_times) >= case.count:
+        return False
+    searched_from = robfig_times[-1] if robfig_times else case.start
+    return instant.astimezone(zone).year > searched_from.astimezone(zone).year + 5
 
 
 def _robfig_half_hour_drift(
@@ -359,6 +382,7 @@ def _explain_robfig_only(
     zone: ZoneInfo,
     case: Case,
     punctual_times: Sequence[datetime],
+    robfig_times: Sequence[datetime],
 ) -> str | None:
     naive = instant.astimezone(zone).replace(tzinfo=None)
     day_matches = spec.matches_day(naive.date())
@@ -370,6 +394,10 @@ def _explain_robfig_only(
         midnight.replace(tzinfo=zone, fold=0).utcoffset()
         < midnight.replace(tzinfo=zone, fold=1).utcoffset()
     )
+    if not _time_matches(spec, naive) and _robfig_half_hour_drift(instant, case, robfig_times):
+        # After a 30-minute spring-forward its minute loop does not pass minute 0, so
+        # it returns a time in an hour that the expression does not list.
+        return ROBFIG_HALF_HOUR_DRIFT
     if midnight_missing and not robfig_day and not day_matches and _time_matches(spec, naive):
         # robfig/cron's Next re-checks the day only when its hour loop reaches hour 0.
         # On a day whose midnight is skipped (Chile springs forward at 24:00), the

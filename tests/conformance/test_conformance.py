@@ -79,6 +79,11 @@ def test_known_differences_classified(binary: Path):
         harness.Case("@weekly", "Australia/Lord_Howe", harness.datetime(2028, 3, 30, tzinfo=utc), 3),
         harness.Case("0 0 */2 * 1", "UTC", harness.datetime(2026, 1, 1, tzinfo=utc), 6),
         harness.Case("0 6 * * fri-sat", "America/Santiago", harness.datetime(2024, 9, 8, 3, 59, tzinfo=utc), 2),
+        # robfig/cron needs day 31 in February here and so finds nothing.
+        harness.Case("0 0 31 2 thu,*/1", "UTC", harness.datetime(2026, 1, 1, tzinfo=utc), 3),
+        harness.Case("0 0 29 2 *", "UTC", harness.datetime(2096, 3, 1, tzinfo=utc), 2),
+        # Lord Howe springs forward 02:00 -> 02:30 on 2034-10-01.
+        harness.Case("37 0-1,4 * * *", "Australia/Lord_Howe", harness.datetime(2034, 9, 30, 13, tzinfo=utc), 3),
     ]
     expected = [
         {harness.DST_GAP_SHIFT},
@@ -87,6 +92,9 @@ def test_known_differences_classified(binary: Path):
         {harness.ROBFIG_HALF_HOUR_DRIFT},
         {harness.DAY_FIELD_STAR},
         {harness.ROBFIG_MIDNIGHT_GAP_DAY},
+        {harness.DAY_FIELD_STAR},
+        {harness.ROBFIG_FIVE_YEAR_LIMIT},
+        {harness.ROBFIG_HALF_HOUR_DRIFT},
     ]
 
     results = harness.run_robfig(binary, cases)
