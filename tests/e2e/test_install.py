@@ -61,6 +61,12 @@ def only(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return matches[0]
 
 
+def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [obj for obj in objects if obj["kind"] == kind and obj["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -139,15 +145,18 @@ def test_helm_rejects_invalid_values(helm: Path, value: str, message: str) -> No
 def test_helm_template_cluster_wide(helm: Path) -> None:
     objects = render_chart(helm)
     kinds = sorted(obj["kind"] for obj in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
 
     deployment = only(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     container = container_of(deployment)
-    assert container["args"] == ["--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz"]
+    assert container["args"] == ["--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=9090"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "liveness"}
     assert {"name": "liveness", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+    metrics_service = named(objects, "Service", "punctual-metrics")
+    assert metrics_service["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
     app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
     assert container["image"] == f"punctual-operator:{app_version}"
 
@@ -191,8 +200,7 @@ def test_helm_template_namespaced(helm: Path) -> None:
 
 def test_helm_template_webhook(helm: Path) -> None:
     objects = render_chart(helm, "webhook.enabled=true", "webhook.port=9555")
-    service = only(objects, "Service")
-    assert service["metadata"]["name"] == "punctual-webhook"
+    service = named(objects, "Service", "punctual-webhook")
     assert service["spec"]["ports"] == [{"name": "webhook", "port": 9555, "targetPort": "webhook", "protocol": "TCP"}]
 
     args = container_of(only(objects, "Deployment"))["args"]
@@ -218,8 +226,7 @@ def test_helm_template_log_archive(helm: Path) -> None:
     claim = only(objects, "PersistentVolumeClaim")
     assert claim["metadata"]["name"] == "punctual-logs"
     assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    service = only(objects, "Service")
-    assert service["metadata"]["name"] == "punctual-logs"
+    service = named(objects, "Service", "punctual-logs")
     assert service["spec"]["ports"] == [{"name": "http", "port": 8099, "targetPort": "logs", "protocol": "TCP"}]
 
     deployment = only(objects, "Deployment")
@@ -266,13 +273,25 @@ def test_helm_template_log_capture(helm: Path, values: list[str], expected: list
 
 
 def test_helm_template_metrics(helm: Path) -> None:
-    objects = render_chart(helm, "metrics.enabled=true", "metrics.serviceMonitor.enabled=true")
-    service = only(objects, "Service")
+    objects = render_chart(helm, "metrics.serviceMonitor.enabled=true", "webhook.enabled=true")
+    service = named(objects, "Service", "punctual-metrics")
     monitor = only(objects, "ServiceMonitor")
-    # The ServiceMonitor's selector must match the metrics Service and its port name.
-    for key, value in monitor["spec"]["selector"]["matchLabels"].items():
-        assert service["metadata"]["labels"][key] == value
+    # The ServiceMonitor's selector must match the metrics Service, and only
+    # it, and name its port.
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    selected = [
+        obj["metadata"]["name"]
+        for obj in objects
+        if obj["kind"] == "Service" and selector.items() <= obj["metadata"]["labels"].items()
+    ]
+    assert selected == ["punctual-metrics"]
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+
+
+def test_helm_template_metrics_disabled(helm: Path) -> None:
+    objects = render_chart(helm, "metrics.enabled=false", "metrics.serviceMonitor.enabled=true")
+    assert [obj["kind"] for obj in objects if obj["kind"] in ("Service", "ServiceMonitor")] == []
+    assert not any(arg.startswith("--metrics") for arg in container_of(only(objects, "Deployment"))["args"])
 
 
 def render_kustomize(kubectl: Path, folder: Path) -> list[dict[str, Any]]:
@@ -289,6 +308,7 @@ def test_kustomize_renders(kubectl: Path) -> None:
         "CustomResourceDefinition",
         "Deployment",
         "Namespace",
+        "Service",
         "ServiceAccount",
     ]
     for obj in objects:
@@ -644,8 +664,9 @@ def test_operator_runs_as_service_account(
     mode: str,
 ) -> None:
     liveness_port = free_port()
+    metrics_port = free_port()
     log_port = free_port()
-    values = [f"liveness.port={liveness_port}"]
+    values = [f"liveness.port={liveness_port}", f"metrics.port={metrics_port}"]
     if mode == "namespaced":
         # This mode also archives run logs, with the chart's --log-* options.
         values += [f"watchNamespaces={{{namespace}}}", "logs.archive.enabled=true", f"logs.archive.port={log_port}"]
@@ -666,7 +687,7 @@ def test_operator_runs_as_service_account(
     ]
     scope = "--all-namespaces" if mode == "cluster-wide" else f"--namespace={namespace}"
     assert args[0] == scope
-    operator_args = tuple(args[1:])
+    operator_args = tuple(args[1:]) + ("--metrics-host=127.0.0.1",)
     if mode == "namespaced":
         assert f"--log-archive-dir={archive_dir}" in operator_args
         operator_args += ("--log-server-host=127.0.0.1",)
@@ -711,6 +732,8 @@ def test_operator_runs_as_service_account(
             local_url = f"http://127.0.0.1:{log_port}/logs/{namespace}/{first_run}"
             with urllib.request.urlopen(local_url, timeout=5) as response:
                 assert response.read().decode() == localcluster.POD_LOG_TEXT
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            assert "punctual_runs_started_total" in response.read().decode()
         assert operator.alive, "the operator exited"
     finally:
         operator.stop()

@@ -84,6 +84,9 @@ Command-line arguments of punctual-operator (operator/punctual/__main__.py).
 {{- if eq .Values.logLevel "debug" }}
 - --verbose
 {{- end }}
+{{- if .Values.metrics.enabled }}
+- --metrics-port={{ .Values.metrics.port }}
+{{- end }}
 {{- with .Values.logs }}
 {{- if not (kindIs "invalid" .tailBytes) }}
 - --log-tail-bytes={{ .tailBytes | int64 }}
