@@ -36,8 +36,18 @@ cluster-down: ## Stop every process of the local cluster and remove its data.
 	@if [ -x $(VENV_PY) ]; then $(VENV_PY) hack/localcluster.py down; else $(PYTHON) hack/localcluster.py down; fi
 
 .PHONY: crds
-crds: venv ## Regenerate crds/ from the pydantic models.
+crds: venv ## Regenerate crds/ from the pydantic models and copy them into the Helm chart.
 	$(VENV_PY) -m punctual.crdgen
+	bash hack/sync-chart-crds.sh
+
+.PHONY: chart-lint
+chart-lint: cluster-build ## Lint the Helm chart with the helm built by cluster-build.
+	source hack/versions.sh && "$${PUNCTUAL_CACHE}/bin/helm-$${HELM_VERSION}/helm" lint --strict charts/punctual
+
+IMAGE ?= punctual:dev
+.PHONY: image
+image: ## Build the operator image (needs a Docker engine with BuildKit, which the dev machines lack).
+	docker build -t $(IMAGE) .
 
 .PHONY: test
 test: venv cluster-build ## Run every test; starts the local cluster unless PUNCTUAL_KUBECONFIG names one.

@@ -51,6 +51,8 @@ BIG_LOG_LINE_BYTES = 128
 CONTROLLERS = ",".join(
     [
         "job-controller",
+        "deployment-controller",
+        "replicaset-controller",
         "cronjob-controller",
         "garbage-collector-controller",
         "ttl-after-finished-controller",

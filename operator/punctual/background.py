@@ -20,6 +20,16 @@ RETRY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 TRANSIENT_ERRORS = (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
+def describe_error(error: BaseException) -> str:
+    """Describe an error for a log line; an ApiException by its HTTP status and reason.
+
+    The response body is left out: it may echo object data.
+    """
+    if isinstance(error, ApiException):
+        return f"API error {error.status} {error.reason}"
+    return repr(error)
+
+
 class Background:
     """The operator's own tasks: kept referenced, logged when they fail, cancelled at shutdown."""
 
@@ -34,7 +44,7 @@ class Background:
             self._tasks.discard(finished)
             if not finished.cancelled() and finished.exception() is not None:
                 error = finished.exception()
-                logger.error("%s failed: %r", what, error, exc_info=error)
+                logger.error("%s failed: %s", what, describe_error(error), exc_info=error)
 
         task.add_done_callback(done)
         return task
@@ -65,6 +75,6 @@ async def retrying(
                 logger.info("%s abandoned: the ScheduledJob is gone", what)
                 return
             delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS) - 1)]
-            logger.warning("%s failed, retrying in %s s: %s", what, delay, error)
+            logger.warning("%s failed, retrying in %s s: %s", what, delay, describe_error(error))
             attempt += 1
             await asyncio.sleep(delay)
