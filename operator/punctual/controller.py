@@ -41,7 +41,6 @@ from punctual.kube import (
     Kube,
     controller_uid,
     object_ref,
-    owner_reference,
     utcnow,
 )
 from punctual.models import (
@@ -61,7 +60,9 @@ from punctual.naming import (
     ANNOTATION_SCHEDULED_TIME,
     LABEL_JOB_RUN,
     job_name,
+    job_run_body,
     label_value,
+    owner_reference,
     run_annotations,
     run_labels,
     run_name,
@@ -482,28 +483,9 @@ class Controller:
 
     # ------------------------------------------------------------ firing one occurrence
 
-    def _job_run_body(self, sj: Body, occurrence: datetime, trigger: RunTrigger, name: str) -> Body:
-        metadata = sj["metadata"]
-        return {
-            "apiVersion": API_VERSION,
-            "kind": "JobRun",
-            "metadata": {
-                "name": name,
-                "namespace": metadata["namespace"],
-                "labels": run_labels(metadata["name"], occurrence),
-                "annotations": run_annotations(occurrence),
-                "ownerReferences": [owner_reference(sj)],
-            },
-            "spec": {
-                "scheduledJobName": metadata["name"],
-                "scheduledTime": format_time(occurrence),
-                "trigger": trigger.value,
-            },
-        }
-
     async def _create_job_run(self, entry: Entry, occurrence: datetime, trigger: RunTrigger) -> tuple[Body, bool]:
         name = run_name(entry.name, occurrence)
-        body = self._job_run_body(entry.body, occurrence, trigger, name)
+        body = job_run_body(entry.body, occurrence, trigger, name)
         run, created = await self.kube.create_job_run(entry.namespace, body)
         if not created and controller_uid(run) != entry.uid:
             raise NameConflictError(f"JobRun {name} exists and is not controlled by this ScheduledJob")
@@ -680,7 +662,7 @@ class Controller:
         """Create (or extend) the one Skipped JobRun that stands for a range of occurrences."""
         namespace, sj_name = key
         name = run_name(sj_name, record.first)
-        run, created = await self.kube.create_job_run(namespace, self._job_run_body(sj, record.first, trigger, name))
+        run, created = await self.kube.create_job_run(namespace, job_run_body(sj, record.first, trigger, name))
         if not created and controller_uid(run) != sj["metadata"]["uid"]:
             raise NameConflictError(f"JobRun {name} exists and is not controlled by this ScheduledJob")
         self.runs.remember(run)

@@ -51,19 +51,6 @@ def controller_uid(body: Body) -> str | None:
     return None
 
 
-def owner_reference(owner: Body) -> Body:
-    """Return a controller ownerReference to owner that blocks its deletion until dependents are gone."""
-    metadata = owner["metadata"]
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": metadata["name"],
-        "uid": metadata["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
 async def load_config() -> client.ApiClient:
     """Return an ApiClient for the in-cluster service account, or else for $KUBECONFIG / ~/.kube/config."""
     try:

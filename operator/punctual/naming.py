@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from punctual.models import GROUP, format_time
+from typing import Any
+
+from punctual.models import API_VERSION, GROUP, RunTrigger, format_time
 
 MAX_RUN_NAME = 57
 HASH_LENGTH = 8
@@ -86,3 +88,41 @@ def label_value(name: str) -> str:
     if len(name) <= 63:
         return name
     return f"{name[:54].rstrip('-.')}-{_short_hash(name)}"
+
+
+def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
+    """Return a controller ownerReference to owner that blocks its deletion until dependents are gone."""
+    metadata = owner["metadata"]
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": metadata["name"],
+        "uid": metadata["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def job_run_body(scheduled_job: dict[str, Any], occurrence: datetime, trigger: RunTrigger, name: str) -> dict[str, Any]:
+    """Build the JobRun for one occurrence: labels, annotations and the controller ownerReference.
+
+    The operator and the kubectl plugin both create JobRuns with it, so a run
+    created by either looks the same to the operator.
+    """
+    metadata = scheduled_job["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "JobRun",
+        "metadata": {
+            "name": name,
+            "namespace": metadata["namespace"],
+            "labels": run_labels(metadata["name"], occurrence),
+            "annotations": run_annotations(occurrence),
+            "ownerReferences": [owner_reference(scheduled_job)],
+        },
+        "spec": {
+            "scheduledJobName": metadata["name"],
+            "scheduledTime": format_time(occurrence),
+            "trigger": trigger.value,
+        },
+    }

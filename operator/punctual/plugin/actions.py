@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from punctual.models import API_VERSION, RunTrigger, format_time, parse_time
-from punctual.naming import run_annotations, run_labels, run_name
+from punctual.models import RunTrigger, format_time, parse_time
+from punctual.naming import job_run_body, run_name
 from punctual.plugin.errors import PluginError, UsageError
 from punctual.plugin.kubeapi import Body, Kube
 from punctual.plugin.output import as_list, dump, format_table, note, write
@@ -25,31 +25,6 @@ DEFAULT_BACKFILL_MAX = 50
 MAX_BACKFILL = 1000
 # Manual run names carry this infix, so that they never take the name of a scheduled occurrence.
 MANUAL_INFIX = "manual"
-
-
-def job_run_body(scheduled_job: Body, occurrence: datetime, trigger: RunTrigger, name: str) -> Body:
-    """Build a JobRun as the operator builds its own: labels, annotations and controller ownerReference."""
-    # Imported here because punctual.kube loads kubernetes_asyncio and aiohttp, which take
-    # seconds to import, and only trigger and backfill need this one function of it.
-    from punctual.kube import owner_reference
-
-    metadata = scheduled_job["metadata"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "JobRun",
-        "metadata": {
-            "name": name,
-            "namespace": metadata["namespace"],
-            "labels": run_labels(metadata["name"], occurrence),
-            "annotations": run_annotations(occurrence),
-            "ownerReferences": [owner_reference(scheduled_job)],
-        },
-        "spec": {
-            "scheduledJobName": metadata["name"],
-            "scheduledTime": format_time(occurrence),
-            "trigger": trigger.value,
-        },
-    }
 
 
 def manual_run_name(scheduled_job: str, now: datetime) -> str:
