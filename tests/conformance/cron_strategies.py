@@ -294,9 +294,9 @@ def every_expressions(draw: st.DrawFn) -> str:
 
 
 @st.composite
-def expressions(draw: st.DrawFn, *, hashed: bool = False) -> str:
-    """Draw any expression Punctual accepts: cron, macro or ``@every``."""
-    return build_expression(DrawPicker(draw), hashed=hashed)
+def expressions(draw: st.DrawFn, *, hashed: bool = False, hash_key: str = "ns/name") -> str:
+    """Draw any expression Punctual accepts for ``hash_key``: cron, macro or ``@every``."""
+    return build_expression(DrawPicker(draw), hashed=hashed, hash_key=hash_key)
 
 
 @st.composite

@@ -452,6 +452,21 @@ def test_schedule_equality_includes_hash_key():
     assert first != other
 
 
+def test_hash_never_fires_names_h():
+    verdicts = []
+    for key in KEYS:
+        try:
+            parse_schedule("0 0 30 H *", hash_key=key)
+        except ScheduleError as error:
+            verdicts.append(str(error))
+
+    # About one key in twelve hashes the month to February, which has no day 30.
+    assert verdicts
+    assert len(verdicts) < len(KEYS) // 4
+    assert all("February has no day 30" in message for message in verdicts)
+    assert all("H picks its value from the ScheduledJob's name" in message for message in verdicts)
+
+
 def test_hash_tokens_spread_across_keys():
     minutes = set()
     hours = set()

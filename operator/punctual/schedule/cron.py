@@ -380,9 +380,10 @@ def _check_fires(spec: CronSpec, text: str, field: str) -> None:
         spec.months, spec.days_of_month, spec.days_of_week, spec.day_fields_need_both
     )
     if longest_gap is None:
+        hashed = " (H picks its value from the ScheduledJob's name)" if "H" in text else ""
         raise ScheduleError(
             field,
-            f"{quote(text)} never fires because {_describe_impossible_days(spec)}; "
+            f"{quote(text)} never fires because {_describe_impossible_days(spec)}{hashed}; "
             "change the day-of-month, month or day-of-week field",
         )
     if longest_gap > MAX_DAYS_BETWEEN_FIRES:
