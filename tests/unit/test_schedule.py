@@ -118,6 +118,16 @@ def test_hour_range_in_gap_runs_once():
     assert runs == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 1, 30)]
 
 
+def test_hour_step_follows_real_time():
+    # A step states an interval, so 01:00 runs on both passes of the repeated hour,
+    # although the field does not start with '*'.
+    schedule = parse_schedule("0 1-3/1 * * *", time_zone="America/New_York")
+
+    runs = between(schedule, utc(2026, 11, 1, 4), utc(2026, 11, 1, 9))
+
+    assert runs == [utc(2026, 11, 1, 5), utc(2026, 11, 1, 6), utc(2026, 11, 1, 7), utc(2026, 11, 1, 8)]
+
+
 def test_minute_step_follows_real_time():
     schedule = parse_schedule("*/30 1 * * *", time_zone="America/New_York")
 

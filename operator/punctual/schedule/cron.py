@@ -7,7 +7,8 @@ day-of-week field is a wildcard, a day must match both fields, and otherwise eit
 one is enough. A job whose minute and hour fields are both not wildcards is a
 "fixed-time" job, which gets the wall-clock DST treatment in zones.py. Punctual reads
 ``H/n`` (a hashed ``*/n``) and ``?`` (Quartz and Kubernetes spelling of ``*``) as
-wildcards too.
+wildcards too. Unlike Vixie cron, a step anywhere in the minute or hour field
+(``0-23/2``) also makes a job follow real time, because a step states an interval.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def parse_cron(text: str, *, hash_key: str, field: str) -> CronSpec:
         months=frozenset(months),
         days_of_week=frozenset(value % 7 for value in days_of_week),
         day_fields_need_both=wildcard[2] or wildcard[4],
-        wall_clock=not (wildcard[0] or wildcard[1]),
+        wall_clock=not any(wildcard[i] or "/" in parts[i] for i in (0, 1)),
     )
     _check_fires(spec, text, field)
     return spec
