@@ -144,9 +144,26 @@ def find_binary(name: str) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Return count distinct free ports on 127.0.0.1.
+
+    All sockets stay bound until every port is picked: the kernel may hand a
+    just-closed port out again, and two components on one port would pass each
+    other's health checks.
+    """
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 # --- PKI -------------------------------------------------------------------------
@@ -520,7 +537,8 @@ def up(paths: Paths) -> None:
     started = time.monotonic()
     for folder in (paths.root, paths.logs, paths.data):
         folder.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler", "kwok")}
+    port_names = ("etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler", "kwok")
+    ports = dict(zip(port_names, free_ports(len(port_names)), strict=True))
     state: dict[str, Any] = {"ports": ports, "pids": {}}
     processes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -660,6 +678,10 @@ def up(paths: Paths) -> None:
             process=controller_manager,
             log_file=paths.logs / "kube-controller-manager.log",
         )
+        exited = {name: process.returncode for name, process in processes.items() if process.poll() is not None}
+        if exited:
+            logs = "".join(log_tail(paths.logs / f"{name}.log", 10) for name in exited)
+            raise ClusterError(f"components exited during start-up (name: exit code): {exited}.{logs}")
     except BaseException:
         log("start failed; stopping what was started")
         down(paths, quiet=True)
