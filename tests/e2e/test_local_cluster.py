@@ -5,27 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubernetes import client, watch
+from support import eventually
 
 import localcluster
-
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], *, timeout: float, interval: float = 0.25, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def kubectl(cluster: Any, *args: str) -> subprocess.CompletedProcess[str]:
