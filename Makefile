@@ -24,7 +24,7 @@ $(VENV_STAMP): pyproject.toml
 venv: $(VENV_STAMP) ## Create .venv with the project and its test extras.
 
 .PHONY: cluster-build
-cluster-build: ## Build etcd, Kubernetes, KWOK and helm into $${PUNCTUAL_CACHE:-~/.cache/punctual} (cached).
+cluster-build: ## Build etcd, Kubernetes, KWOK and helm into PUNCTUAL_CACHE (default ~/.cache/punctual), cached.
 	bash hack/cluster-build.sh
 
 .PHONY: cluster-up
@@ -58,7 +58,7 @@ test-unit: venv ## Run the tests that need no cluster.
 	$(VENV_PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 .PHONY: run
-run: venv ## Run the operator against $$KUBECONFIG (install the CRDs first with kubectl apply -f crds/).
+run: venv ## Run the operator against KUBECONFIG (install the CRDs first: kubectl apply --server-side -k crds/).
 	@test -n "$$KUBECONFIG" || { echo "error: KUBECONFIG is not set; run 'make cluster-up' and the export line it prints, or point it at your cluster" >&2; exit 1; }
 	$(VENV_PY) -m punctual
 
