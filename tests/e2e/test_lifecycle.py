@@ -118,7 +118,8 @@ def test_failed_run_reports_exit_code(api: Api, operator: Operator):
     assert "code 3" in run["status"]["message"]
     assert "'main'" in run["status"]["message"]
     assert run["status"]["attempts"][0]["exitCode"] == 3
-    assert api.events("RunFailed")
+    # The operator posts the Event after the status write, so it may arrive a moment later.
+    assert eventually(lambda: api.events("RunFailed"), timeout=10, what="a RunFailed Event")
 
 
 def test_timeout_seconds_times_out_run(api: Api, operator: Operator):
